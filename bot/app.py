@@ -1,0 +1,66 @@
+"""Composition root: the only place that builds concrete objects and wires them together."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bot.config import Settings
+from bot.retrieval import Retriever
+from bot.store.db import Store
+
+if TYPE_CHECKING:
+    from bot.embedding import Embedder
+    from bot.llm import LLMClient
+    from bot.service import ChairService
+
+log = logging.getLogger(__name__)
+
+
+def build_store(settings: Settings, db: Path | None = None) -> Store:
+    return Store(db or settings.db_path)
+
+
+def build_embedder(settings: Settings) -> Embedder | None:
+    if not settings.semantic:
+        return None
+    from bot.embedding import load_embedder
+
+    return load_embedder()
+
+
+def build_retriever(settings: Settings, store: Store) -> Retriever:
+    return Retriever(store, build_embedder(settings), window_days=settings.window_days)
+
+
+def build_llm(settings: Settings) -> LLMClient | None:
+    from bot.llm import build_llm as make
+
+    return make(settings)
+
+
+@dataclass
+class Components:
+    settings: Settings
+    store: Store
+    retriever: Retriever
+    service: ChairService
+
+
+def build_components(settings: Settings, db: Path | None = None) -> Components:
+    from bot.prompts import PromptLibrary
+    from bot.service import ChairService
+
+    store = build_store(settings, db)
+    retriever = build_retriever(settings, store)
+    service = ChairService(
+        store=store,
+        retriever=retriever,
+        llm=build_llm(settings),
+        prompts=PromptLibrary(settings.prompts_dir),
+        window_days=settings.window_days,
+        token_budget=settings.prompt_token_budget,
+    )
+    return Components(settings, store, retriever, service)

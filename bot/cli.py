@@ -1,0 +1,226 @@
+"""The `emptychair` command line: import, search, stats, ask, brief, serve, sandbox, demo, manifest."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bot.config import Settings, load_settings
+from bot.errors import EmptyChairError
+from bot.models import ChairResponse
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Empty Chair: the customer's voice in every Slack meeting.",
+    pretty_exceptions_enable=False,
+)
+
+DbOption = Annotated[
+    Path | None, typer.Option("--db", help="SQLite database (default: $EMPTYCHAIR_DB).")
+]
+
+
+ALL_TIME_DAYS = 365 * 100
+
+
+def _settings() -> Settings:
+    return load_settings()
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(1)
+
+
+@app.command("import")
+def import_cmd(
+    path: Annotated[Path, typer.Argument(help="CSV, JSON or JSONL export.")],
+    db: DbOption = None,
+    fmt: Annotated[
+        str | None, typer.Option("--format", help="csv, json or jsonl (default: by extension).")
+    ] = None,
+    mapping: Annotated[
+        list[str] | None,
+        typer.Option("--map", help="Column mapping COLUMN=FIELD (fields: id, created_at, text, "
+                     "theme, channel, segment, severity). Repeatable."),
+    ] = None,
+    rebase_dates: Annotated[
+        bool, typer.Option("--rebase-dates", help="Shift dates so the newest row is today "
+                           "(for sample data).")
+    ] = False,
+    vectors: Annotated[
+        bool, typer.Option("--vectors/--no-vectors", help="Compute semantic vectors now.")
+    ] = True,
+) -> None:
+    """Import complaints; prints imported / duplicates skipped / rejected."""
+    from bot.app import build_embedder, build_store
+    from bot.importer import run_import
+    from bot.ingest import parse_mapping
+    from bot.retrieval import index_vectors
+
+    settings = _settings()
+    if not path.is_file():
+        raise _fail(f"no such file: {path}")
+    store = build_store(settings, db)
+    progress_cb = None
+    status = None
+    if sys.stderr.isatty():
+        from rich.console import Console
+
+        status = Console(stderr=True).status("importing…")
+        status.start()
+
+        def progress_cb(n: int) -> None:
+            status.update(f"importing… {n:,} rows read")  # type: ignore[union-attr]
+
+    try:
+        summary = run_import(
+            store, path, fmt=fmt, mapping=parse_mapping(mapping or []),
+            rebase_to=datetime.now(UTC) if rebase_dates else None, progress=progress_cb,
+        )
+        if vectors:
+            embedder = build_embedder(settings)
+            if embedder is not None:
+                if status is not None:
+                    status.update("computing semantic vectors…")
+                index_vectors(store, embedder)
+    finally:
+        if status is not None:
+            status.stop()
+    typer.echo(summary.line())
+
+
+@app.command()
+def search(
+    text: Annotated[str, typer.Argument(help="What to look for (a proposal or a phrase).")],
+    db: DbOption = None,
+    limit: Annotated[int, typer.Option("--limit", "-k", min=1, max=500)] = 10,
+    since: Annotated[int | None, typer.Option("--since", help="Only the last DAYS days.",
+                                              min=1)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """The complaints most relevant to TEXT, best first."""
+    from bot.app import build_retriever, build_store
+
+    settings = _settings()
+    store = build_store(settings, db)
+    retriever = build_retriever(settings, store)
+    result = retriever.search(text, limit=limit, since_days=since or ALL_TIME_DAYS)
+    if as_json:
+        out = [
+            {
+                "id": h.complaint.id,
+                "created_at": h.complaint.created_at.isoformat(),
+                "theme": h.complaint.theme,
+                "channel": h.complaint.channel,
+                "text": h.complaint.text,
+                "score": h.score,
+            }
+            for h in result.hits
+        ]
+        typer.echo(json.dumps(out, ensure_ascii=False, indent=2))
+        return
+    if not result.hits:
+        typer.echo("No matching complaints.")
+        return
+    for h in result.hits:
+        c = h.complaint
+        snippet = " ".join(c.text.split())
+        snippet = snippet[:160] + ("…" if len(snippet) > 160 else "")
+        typer.echo(f"{h.score:.3f}  {c.id}  {c.created_at.date()}  [{c.theme}]  {snippet}")
+
+
+@app.command()
+def stats(
+    db: DbOption = None,
+    days: Annotated[int, typer.Option("--days", min=1)] = 28,
+) -> None:
+    """Complaint counts by week and theme."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from bot.app import build_store
+    from bot.store.complaints import ComplaintStore
+
+    settings = _settings()
+    complaints = ComplaintStore(build_store(settings, db))
+    rows = complaints.weekly_stats(days)
+    total = complaints.count()
+    newest = complaints.newest()
+    console = Console(width=100)
+    console.print(
+        f"{total:,} complaints stored; newest "
+        f"{newest.date().isoformat() if newest else '—'}; last {days} days by week:"
+    )
+    table = Table("week of", "theme", "complaints")
+    for week, theme, n in rows:
+        table.add_row(week, theme, str(n))
+    console.print(table)
+
+
+@app.command()
+def ask(
+    proposal: Annotated[str, typer.Argument(help="The proposal to challenge.")],
+    db: DbOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the ChairResponse as JSON.")] = False,
+) -> None:
+    """What the customer in the empty chair would ask about PROPOSAL."""
+    from bot.app import build_components
+
+    service = build_components(_settings(), db).service
+    response = service.challenge(proposal)
+    if as_json:
+        typer.echo(response.model_dump_json(indent=2))
+        return
+    typer.echo(render_response(response))
+
+
+def render_response(response: ChairResponse) -> str:
+    """Readable terminal text for a ChairResponse."""
+    lines = [f"Proposal: {response.proposal}", ""]
+    if response.no_signal:
+        lines.append(response.no_signal)
+    marks = {"high": "[HIGH]", "medium": "[MEDIUM]", "low": "[LOW]"}
+    for i, ch in enumerate(response.challenges, start=1):
+        lines.append(f"{i}. {marks[ch.severity.value]} {ch.question}")
+        lines.append(f"   Why it matters: {ch.why_it_matters}")
+        lines.append(f"   What would answer it: {ch.what_would_answer_it}")
+        for cid in ch.complaint_ids:
+            cit = response.citation(cid)
+            if cit is not None:
+                lines.append(f"     - {cit.id} · {cit.created_at} · {cit.theme} · “{cit.quote}”")
+        lines.append("")
+    writer = (
+        f"the LLM ({response.model})" if response.writer == "llm" else "the offline writer"
+    )
+    footer = (
+        f"Considered {response.considered} complaints from {response.period_start} to "
+        f"{response.period_end} · answered by {writer}"
+    )
+    if response.fallback_reason:
+        footer += f" (LLM unavailable: {response.fallback_reason})"
+    lines.append(footer)
+    return "\n".join(lines)
+
+
+def main() -> None:
+    """Console-script entry point: project errors become one line and exit code 1."""
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    try:
+        app()
+    except EmptyChairError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise SystemExit(1) from None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,101 @@
+"""Settings: the only module that reads the environment (pydantic-settings)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DB = PROJECT_ROOT / "data" / "emptychair.db"
+DEFAULT_PROMPTS = PROJECT_ROOT / "prompts"
+
+
+class Settings(BaseSettings):
+    """Every knob the bot has; names match the environment variables (case-insensitive)."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    # Slack
+    slack_bot_token: str = Field("", alias="SLACK_BOT_TOKEN", repr=False)
+    slack_signing_secret: str = Field("", alias="SLACK_SIGNING_SECRET", repr=False)
+    slack_app_token: str = Field("", alias="SLACK_APP_TOKEN", repr=False)
+    slack_api_base_url: str = Field("https://slack.com/api/", alias="SLACK_API_BASE_URL")
+
+    # HTTP mode
+    host: str = Field("0.0.0.0", alias="EMPTYCHAIR_HOST")
+    port: int = Field(3000, alias="EMPTYCHAIR_PORT", ge=0, le=65535)
+
+    # Store and content
+    db_path: Path = Field(DEFAULT_DB, alias="EMPTYCHAIR_DB")
+    prompts_dir: Path = Field(DEFAULT_PROMPTS, alias="EMPTYCHAIR_PROMPTS_DIR")
+    window_days: int = Field(90, alias="EMPTYCHAIR_WINDOW_DAYS", ge=1, le=3650)
+    timezone: str = Field("UTC", alias="EMPTYCHAIR_TIMEZONE")
+    semantic: bool = Field(True, alias="EMPTYCHAIR_SEMANTIC")
+
+    # LLM (any OpenAI-compatible server)
+    openai_api_key: str = Field("", alias="OPENAI_API_KEY", repr=False)
+    openai_base_url: str = Field("", alias="OPENAI_BASE_URL")
+    model: str = Field("gpt-4o-mini", alias="EMPTYCHAIR_MODEL")
+    llm_timeout: float = Field(30.0, alias="EMPTYCHAIR_LLM_TIMEOUT", gt=0)
+    llm_max_retries: int = Field(2, alias="EMPTYCHAIR_LLM_RETRIES", ge=0, le=10)
+    prompt_token_budget: int = Field(6000, alias="EMPTYCHAIR_PROMPT_TOKENS", ge=500)
+
+    log_level: str = Field("INFO", alias="EMPTYCHAIR_LOG_LEVEL")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown timezone {value!r} (e.g. Europe/Berlin)") from exc
+        return value
+
+    @field_validator("slack_api_base_url")
+    @classmethod
+    def _trailing_slash(cls, value: str) -> str:
+        return value if value.endswith("/") else value + "/"
+
+    @property
+    def llm_configured(self) -> bool:
+        """An LLM is used when a key or a base URL (local servers need no key) is set."""
+        return bool(self.openai_api_key or self.openai_base_url)
+
+    @property
+    def socket_mode(self) -> bool:
+        return bool(self.slack_app_token)
+
+    def require_slack(self) -> None:
+        """Raise one ConfigError naming every Slack variable that serving needs but lacks."""
+        missing = []
+        if not self.slack_bot_token:
+            missing.append("SLACK_BOT_TOKEN (xoxb-…)")
+        if not self.socket_mode and not self.slack_signing_secret:
+            missing.append("SLACK_SIGNING_SECRET (HTTP mode) or SLACK_APP_TOKEN (Socket Mode)")
+        problems = list(missing)
+        if self.slack_bot_token and not self.slack_bot_token.startswith("xoxb-"):
+            problems.append("SLACK_BOT_TOKEN must be a bot token starting with xoxb-")
+        if self.slack_app_token and not self.slack_app_token.startswith("xapp-"):
+            problems.append("SLACK_APP_TOKEN must be an app-level token starting with xapp-")
+        if problems:
+            raise ConfigError("Missing or invalid settings: " + "; ".join(problems))
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from the environment (and .env), turning validation errors into one message."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        parts = []
+        for err in exc.errors():
+            name = str(err["loc"][0]) if err["loc"] else "?"
+            field = Settings.model_fields.get(name)
+            env_name = field.alias if field and field.alias else name.upper()
+            parts.append(f"{env_name}: {err['msg']}")
+        raise ConfigError("Invalid settings: " + "; ".join(parts)) from None

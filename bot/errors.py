@@ -1,0 +1,35 @@
+"""The project's exception hierarchy: every error a user may see derives from EmptyChairError."""
+
+from __future__ import annotations
+
+
+class EmptyChairError(Exception):
+    """Base class; its message is safe to show to a user as-is."""
+
+
+class ConfigError(EmptyChairError):
+    """Settings are missing or invalid."""
+
+
+class StoreError(EmptyChairError):
+    """The complaint store cannot be opened or written."""
+
+
+class IngestError(EmptyChairError):
+    """An import file cannot be read at all (bad path, unknown format, no text column)."""
+
+
+class PromptError(EmptyChairError):
+    """A prompt template is missing or a template variable was not supplied."""
+
+
+class LLMError(EmptyChairError):
+    """The language model failed or returned nothing usable."""
+
+
+class ScheduleError(EmptyChairError):
+    """A schedule specification is invalid."""
+
+
+class SlackError(EmptyChairError):
+    """A Slack Web API call failed in a way the user should hear about."""

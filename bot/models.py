@@ -1,0 +1,133 @@
+"""Pydantic models shared by every layer: complaints, proposals, challenges, briefs, schedules."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import Enum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Severity(str, Enum):
+    """How much a challenge matters to customers."""
+
+    low = "low"
+    medium = "medium"
+    high = "high"
+
+
+class Complaint(BaseModel):
+    """One customer complaint as stored (text already redacted)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    created_at: datetime  # timezone-aware UTC
+    text: str
+    theme: str = "general"
+    channel: str = ""  # where the customer spoke: email, phone, app_review, chat, slack …
+    segment: str = ""  # customer segment, e.g. "consumer", "business", "premium"
+    severity: str = ""  # as given by the source, free text ("high", "3", "urgent" …)
+    source: str = ""  # the file or system it came from
+    source_ref: str = ""  # where inside the source, e.g. "line 42"
+
+
+class ScoredComplaint(BaseModel):
+    """A complaint with its retrieval score (higher is more relevant) and the parts behind it."""
+
+    complaint: Complaint
+    score: float
+    bm25: float = 0.0
+    semantic: float = 0.0
+    recency: float = 0.0
+
+
+class Proposal(BaseModel):
+    """What a team is about to decide, and where it came from."""
+
+    text: str
+    context: str = ""  # the thread the proposal came from, already trimmed and redacted
+    channel_id: str = ""
+    user_id: str = ""
+
+
+class Citation(BaseModel):
+    """A complaint cited as evidence, as shown to users."""
+
+    id: str
+    created_at: date
+    theme: str
+    quote: str  # short, redacted
+
+
+class Challenge(BaseModel):
+    """A question the customer in the empty chair would ask about a proposal."""
+
+    question: str  # first person, plain words
+    why_it_matters: str
+    severity: Severity
+    complaint_ids: list[str] = Field(min_length=1)
+    what_would_answer_it: str
+
+
+Writer = Literal["llm", "offline"]
+
+
+class ChairResponse(BaseModel):
+    """The empty chair's answer to a proposal: 0–4 grounded challenges and their evidence."""
+
+    proposal: str
+    challenges: list[Challenge] = Field(default_factory=list, max_length=4)
+    citations: list[Citation] = Field(default_factory=list)
+    considered: int = 0  # complaints retrieved and weighed
+    window_days: int
+    period_start: date
+    period_end: date
+    writer: Writer
+    model: str | None = None
+    no_signal: str | None = None  # set when there is nothing to cite; said plainly to the user
+    fallback_reason: str | None = None  # why the offline writer answered instead of the LLM
+
+    def citation(self, complaint_id: str) -> Citation | None:
+        return next((c for c in self.citations if c.id == complaint_id), None)
+
+
+class ThemeCount(BaseModel):
+    """Complaint volume of one theme in the current and previous period."""
+
+    theme: str
+    count: int
+    previous: int
+    change_pct: float | None  # None when the previous period had none
+
+
+class Brief(BaseModel):
+    """A pre-meeting customer brief for one channel."""
+
+    channel_id: str
+    period_start: datetime
+    period_end: datetime
+    total: int
+    previous_total: int
+    change_pct: float | None
+    themes: list[ThemeCount] = Field(default_factory=list)
+    quotes: list[Citation] = Field(default_factory=list)
+    open_challenges: list[str] = Field(default_factory=list)
+    summary: str = ""
+    writer: Writer = "offline"
+    daily: dict[str, dict[str, int]] = Field(default_factory=dict)  # theme -> ISO day -> count
+
+
+class Schedule(BaseModel):
+    """A channel's recurring brief: a cron expression in a timezone, or a calendar feed."""
+
+    id: int | None = None
+    channel_id: str
+    kind: Literal["cron", "calendar"] = "cron"
+    cron: str = ""  # five-field crontab: minute hour day month day_of_week
+    timezone: str = "UTC"
+    calendar_url: str = ""
+    minutes_before: int = 15
+    created_by: str = ""
+    created_at: datetime | None = None

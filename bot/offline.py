@@ -1,0 +1,142 @@
+"""The extractive writer: deterministic, grounded challenges and brief summaries with no LLM."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from bot.models import Challenge, ScoredComplaint, Severity
+
+MAX_CHALLENGES = 4
+
+_ANSWERS = {
+    "delivery": "On-time delivery and lost-parcel rates for the affected orders, measured in a "
+    "pilot before and after the change.",
+    "returns": "The return rate and the share of returns that would fall outside the new rules, "
+    "and what a customer in that position can still do.",
+    "refunds": "How long refunds take end to end today and after the change, and how customers "
+    "are told where their money is.",
+    "support": "Contact volume, wait times and unanswered contacts by hour and weekday, and who "
+    "picks up when a customer needs a person.",
+    "billing": "How many customers are charged in error today, and how fast a wrong charge is "
+    "put right after this change.",
+    "product_quality": "Defect and damage rates for the affected products and how a customer "
+    "gets a replacement quickly.",
+    "app": "Crash and failure rates of the affected flows, and a fallback that still lets the "
+    "customer finish what they came to do.",
+    "account": "How many customers get locked out today and how they get back in without "
+    "waiting on support.",
+}
+_DEFAULT_ANSWER = (
+    "Evidence that the customers behind these complaints are better off: the metric they "
+    "complain about, before and after a small pilot."
+)
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+_LEADING_NON_VERB = frozenset(
+    "we i our the a an this that it they should could would can let's lets maybe what how "
+    "why proposal idea".split()
+)
+
+
+def theme_label(theme: str) -> str:
+    return theme.replace("_", " ").strip() or "general"
+
+
+def first_sentence(text: str, limit: int = 180) -> str:
+    """The opening sentence of a complaint, cut at a word boundary."""
+    flat = " ".join(text.split())
+    sentence = _SENTENCE.split(flat, maxsplit=1)[0]
+    if len(sentence) > limit:
+        sentence = sentence[:limit].rsplit(" ", 1)[0].rstrip(",;:") + "…"
+    return sentence
+
+
+def proposal_clause(proposal: str) -> str:
+    """"Cut the returns window" → "you cut the returns window"; other phrasings are quoted."""
+    flat = " ".join(proposal.split()).rstrip(".!?")
+    if len(flat) > 140:
+        flat = flat[:140].rsplit(" ", 1)[0] + "…"
+    words = flat.split(" ", 1)
+    if words and words[0].casefold() not in _LEADING_NON_VERB and words[0][:1].isalpha():
+        return "you " + flat[:1].lower() + flat[1:]
+    return f"you go ahead with “{flat}”"
+
+
+def group_by_theme(hits: Sequence[ScoredComplaint]) -> list[list[ScoredComplaint]]:
+    """Themes ordered by their summed relevance; each group best complaint first."""
+    groups: dict[str, list[ScoredComplaint]] = {}
+    for hit in hits:
+        groups.setdefault(hit.complaint.theme, []).append(hit)
+    ordered = sorted(groups.values(), key=lambda g: (-sum(h.score for h in g), g[0].complaint.id))
+    return [sorted(g, key=lambda h: (-h.score, h.complaint.id)) for g in ordered]
+
+
+def _severity(group: Sequence[ScoredComplaint], total: int) -> Severity:
+    share = len(group) / max(total, 1)
+    flagged_high = sum(1 for h in group if h.complaint.severity.casefold() in {"high", "urgent"})
+    if share >= 0.4 or flagged_high * 2 >= len(group) > 1:
+        return Severity.high
+    if share >= 0.2 or flagged_high:
+        return Severity.medium
+    return Severity.low
+
+
+def write_challenges(
+    proposal: str, hits: Sequence[ScoredComplaint], *, window_days: int, now: datetime
+) -> list[Challenge]:
+    """One challenge per theme among the relevant complaints, worded as the customer's question."""
+    if not hits:
+        return []
+    clause = proposal_clause(proposal)
+    recent_cut = now - timedelta(days=14)
+    challenges = []
+    for group in group_by_theme(hits)[:MAX_CHALLENGES]:
+        lead = group[0].complaint
+        label = theme_label(lead.theme)
+        n = len(group)
+        recent = sum(1 for h in group if h.complaint.created_at >= recent_cut)
+        quote = first_sentence(lead.text)
+        question = (
+            f"I already told you: “{quote}” If {clause}, what happens to me the next time "
+            f"this goes wrong?"
+        )
+        why = (
+            f"{n} complaint{'s' if n != 1 else ''} about {label} in the last {window_days} days "
+            f"bear on this ({recent} in the last 14 days)."
+        )
+        if n > 1:
+            why += f" Another customer wrote: “{first_sentence(group[1].complaint.text, 140)}”"
+        challenges.append(
+            Challenge(
+                question=question,
+                why_it_matters=why,
+                severity=_severity(group, len(hits)),
+                complaint_ids=[h.complaint.id for h in group[:5]],
+                what_would_answer_it=_ANSWERS.get(lead.theme, _DEFAULT_ANSWER),
+            )
+        )
+    return challenges
+
+
+def write_brief_summary(
+    total: int, previous_total: int, rising: Sequence[tuple[str, int, int]], quote: str | None
+) -> str:
+    """A short first-person summary built from the brief's own figures."""
+    if total == 0:
+        return "You heard nothing from us this period: no complaints were recorded."
+    if previous_total:
+        change = (total - previous_total) / previous_total * 100
+        trend = f"{'up' if change >= 0 else 'down'} {abs(change):.0f}% on the period before"
+    else:
+        trend = "with none in the period before"
+    text = f"We complained {total} times this period, {trend}."
+    if rising:
+        theme, count, previous = rising[0]
+        text += (
+            f" Most of the growth is about {theme_label(theme)}: {count} complaints "
+            f"against {previous} before."
+        )
+    if quote:
+        text += f" In our words: “{first_sentence(quote, 160)}”"
+    return text

@@ -1,0 +1,273 @@
+"""Proposal text → ranked, diverse, recent complaints: FTS5 BM25 over OR'd terms + semantic signal."""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from bot.models import Complaint, ScoredComplaint
+from bot.store.complaints import ComplaintStore, FtsHit
+from bot.store.db import Store
+
+if TYPE_CHECKING:
+    from bot.embedding import Embedder
+
+log = logging.getLogger(__name__)
+
+# Words that carry the proposal's mechanics, not what customers talk about.
+STOPWORDS = frozenset(
+    """a about above after again against all am an and any are as at be because been before
+    being below between both but by can could did do does doing down during each few for from
+    further had has have having he her here hers herself him himself his how i if in into is it
+    its itself just let me more most my myself no nor not now of off on once only or other our
+    ours ourselves out over own same she should so some such than that the their theirs them
+    themselves then there these they this those through to too under until up very was we were
+    what when where which while who whom why will with would you your yours yourself
+    yourselves also via per etc us let's lets we'll we're it's don't
+    propose proposal proposed plan planning plans decide decision consider considering
+    introduce introducing start stop starting stopping make making move moving switch
+    switching replace replacing cut cutting reduce reducing increase increasing change
+    changing new default defaults instead rather policy team teams customers customer
+    users user company our going want should would need require requiring allow allowing
+    """.split()
+)
+_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?", re.UNICODE)
+
+SEMANTIC_SCAN_CAP = 20_000  # most recent vectors scanned per query
+CANDIDATES = 300
+
+
+def query_terms(text: str, max_terms: int = 24) -> list[str]:
+    """Content words of a proposal, in order, deduplicated."""
+    seen: dict[str, None] = {}
+    for match in _WORD.finditer(text.casefold()):
+        word = match.group(0).replace("'", "")
+        if len(word) < 2 or word in STOPWORDS or word.isdigit() and len(word) < 2:
+            continue
+        seen.setdefault(word, None)
+        if len(seen) >= max_terms:
+            break
+    return list(seen)
+
+
+def fts_or_query(terms: list[str]) -> str:
+    """An FTS5 MATCH expression that ORs quoted terms (quoting defuses FTS syntax in input)."""
+    return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+
+
+@dataclass
+class Retrieval:
+    """What retrieval found for one proposal."""
+
+    hits: list[ScoredComplaint]
+    considered: int  # distinct candidate complaints weighed
+    since: datetime
+    until: datetime
+    terms: list[str] = field(default_factory=list)
+    expansion: list[str] = field(default_factory=list)
+
+    @property
+    def relevant(self) -> list[ScoredComplaint]:
+        return [h for h in self.hits if h.score >= RELEVANCE_FLOOR]
+
+
+# Below this combined score a complaint is noise, not customer signal (tuned on the sample data
+# and the CFPB set with bench/retrieval_quality.py).
+RELEVANCE_FLOOR = 0.30
+
+
+@dataclass
+class _Candidate:
+    rowid: int
+    complaint: Complaint | None = None
+    bm25: float = 0.0
+    bm25_expansion: float = 0.0
+    semantic: float = 0.0
+
+
+class Retriever:
+    """Ranks stored complaints for a proposal; safe to share between threads."""
+
+    def __init__(
+        self,
+        store: Store,
+        embedder: Embedder | None = None,
+        *,
+        window_days: int = 90,
+        clock: Callable[[], datetime] | None = None,
+        semantic_weight: float = 0.45,
+        bm25_weight: float = 0.45,
+        recency_weight: float = 0.10,
+    ) -> None:
+        self.complaints = ComplaintStore(store)
+        self.embedder = embedder
+        self.window_days = window_days
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.weights = (bm25_weight, semantic_weight, recency_weight)
+        self._cache_lock = threading.Lock()
+        self._scan_cache: dict[tuple[object, ...], tuple[np.ndarray, np.ndarray]] = {}
+
+    def search(
+        self,
+        text: str,
+        *,
+        limit: int = 10,
+        since_days: int | None = None,
+        diverse: bool = True,
+    ) -> Retrieval:
+        until = self.clock()
+        since = until - timedelta(days=since_days or self.window_days)
+        terms = query_terms(text)
+        expansion: list[str] = []
+        if self.embedder is not None and terms:
+            expansion = [t for t in self.embedder.expand_terms(text, k=12) if t not in terms]
+        candidates: dict[int, _Candidate] = {}
+        if terms:
+            for hit in self.complaints.fts(fts_or_query(terms), since=since, limit=CANDIDATES):
+                candidates[hit.rowid] = _Candidate(hit.rowid, hit.complaint, bm25=-hit.bm25)
+        if expansion:
+            for hit in self.complaints.fts(
+                fts_or_query(expansion), since=since, limit=CANDIDATES // 2
+            ):
+                cand = candidates.setdefault(hit.rowid, _Candidate(hit.rowid, hit.complaint))
+                cand.bm25_expansion = -hit.bm25
+        if self.embedder is not None and text.strip():
+            self._add_semantic(text, since, candidates)
+        missing = [rid for rid, c in candidates.items() if c.complaint is None]
+        for rid, complaint in self.complaints.by_rowids(missing).items():
+            candidates[rid].complaint = complaint
+        scored = self._score(list(candidates.values()), until)
+        hits = self._diversify(scored, limit) if diverse else scored[:limit]
+        return Retrieval(hits, len(candidates), since, until, terms, expansion)
+
+    def bm25_baseline(self, text: str, *, limit: int = 10, since_days: int | None = None) -> list[
+        Complaint
+    ]:
+        """Plain BM25 over the OR'd proposal terms: the benchmark's baseline."""
+        until = self.clock()
+        since = until - timedelta(days=since_days or self.window_days)
+        terms = query_terms(text)
+        if not terms:
+            return []
+        return [h.complaint for h in self.complaints.fts(fts_or_query(terms), since=since,
+                                                         limit=limit)]
+
+    def _add_semantic(self, text: str, since: datetime, candidates: dict[int, _Candidate]) -> None:
+        assert self.embedder is not None
+        from bot.embedding import from_blob, to_blob
+
+        query = self.embedder.encode([text])[0]
+        rowids, matrix = self._scan_matrix(since)
+        if len(rowids):
+            sims = matrix @ query
+            top = np.argsort(-sims)[: CANDIDATES // 2]
+            for i in top:
+                rid = int(rowids[i])
+                candidates.setdefault(rid, _Candidate(rid)).semantic = float(sims[i])
+        # FTS candidates outside the scanned set still need a semantic score.
+        need = [rid for rid, c in candidates.items() if c.semantic == 0.0]
+        stored = self.complaints.vectors_for(need)
+        fresh: list[tuple[int, str]] = []
+        for rid in need:
+            blob = stored.get(rid)
+            if blob is not None:
+                candidates[rid].semantic = float(from_blob(blob, self.embedder.dim) @ query)
+            elif candidates[rid].complaint is not None:
+                fresh.append((rid, candidates[rid].complaint.text))  # type: ignore[union-attr]
+        if fresh:
+            vectors = self.embedder.encode([t for _, t in fresh])
+            for (rid, _), vec in zip(fresh, vectors, strict=True):
+                candidates[rid].semantic = float(vec @ query)
+            try:
+                self.complaints.put_vectors([(rid, to_blob(v)) for (rid, _), v in zip(fresh, vectors,
+                                                                                     strict=True)])
+            except Exception as exc:  # a busy writer must not fail a search
+                log.debug("could not cache vectors: %s", exc)
+
+    def _scan_matrix(self, since: datetime) -> tuple[np.ndarray, np.ndarray]:
+        assert self.embedder is not None
+        from bot.embedding import from_blob
+
+        key = (since.date().isoformat(), self.complaints.data_version())
+        with self._cache_lock:
+            cached = self._scan_cache.get(key)
+        if cached is not None:
+            return cached
+        rows = self.complaints.vectors_since(since, SEMANTIC_SCAN_CAP)
+        dim = self.embedder.dim
+        rowids = np.array([r for r, _ in rows], dtype=np.int64)
+        matrix = (
+            np.vstack([from_blob(b, dim) for _, b in rows]) if rows
+            else np.zeros((0, dim), dtype=np.float32)
+        )
+        with self._cache_lock:
+            self._scan_cache = {key: (rowids, matrix)}
+        return rowids, matrix
+
+    def _score(self, cands: list[_Candidate], now: datetime) -> list[ScoredComplaint]:
+        w_bm25, w_sem, w_rec = self.weights
+        if self.embedder is None:
+            w_bm25, w_sem = w_bm25 + w_sem, 0.0
+        top_bm25 = max((c.bm25 for c in cands), default=0.0) or 1.0
+        top_exp = max((c.bm25_expansion for c in cands), default=0.0) or 1.0
+        out = []
+        for c in cands:
+            if c.complaint is None:
+                continue
+            lexical = min(1.0, c.bm25 / top_bm25 + 0.5 * c.bm25_expansion / top_exp)
+            # Cosine of short static embeddings rarely exceeds ~0.7; stretch it to 0..1.
+            semantic = max(0.0, min(1.0, (c.semantic - 0.1) / 0.6))
+            age_days = max(0.0, (now - c.complaint.created_at).total_seconds() / 86400)
+            recency = math.exp(-age_days / 45.0)
+            score = w_bm25 * lexical + w_sem * semantic + w_rec * recency
+            out.append(
+                ScoredComplaint(
+                    complaint=c.complaint, score=round(score, 6), bm25=round(lexical, 6),
+                    semantic=round(c.semantic, 6), recency=round(recency, 6),
+                )
+            )
+        out.sort(key=lambda s: (-s.score, s.complaint.id))
+        return out
+
+    @staticmethod
+    def _diversify(scored: list[ScoredComplaint], limit: int) -> list[ScoredComplaint]:
+        """Greedy pick with a per-theme penalty so one loud theme does not hide the others."""
+        picked: list[ScoredComplaint] = []
+        per_theme: dict[str, int] = {}
+        pool = scored[: max(limit * 5, 50)]
+        while pool and len(picked) < limit:
+            best_i = max(
+                range(len(pool)),
+                key=lambda i: pool[i].score * (0.92 ** per_theme.get(pool[i].complaint.theme, 0)),
+            )
+            choice = pool.pop(best_i)
+            per_theme[choice.complaint.theme] = per_theme.get(choice.complaint.theme, 0) + 1
+            picked.append(choice)
+        return picked
+
+
+def index_vectors(store: Store, embedder: Embedder, *, batch: int = 2000) -> int:
+    """Compute the missing complaint vectors; returns how many were added."""
+    from bot.embedding import to_blob
+
+    complaints = ComplaintStore(store)
+    total = 0
+    while True:
+        rows = complaints.missing_vectors(batch)
+        if not rows:
+            return total
+        vectors = embedder.encode([t for _, t in rows])
+        complaints.put_vectors([(rid, to_blob(v)) for (rid, _), v in zip(rows, vectors,
+                                                                         strict=True)])
+        total += len(rows)
+
+
+__all__ = ["FtsHit", "Retrieval", "Retriever", "index_vectors", "query_terms"]

@@ -1,0 +1,1 @@
+"""The Slack side of the bot: Bolt app, listeners, de-duplication, serving."""

@@ -1,0 +1,54 @@
+"""Builds the Bolt App from settings, the service and a WebClient (Slack's or the sandbox's)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from slack_bolt import App
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+
+from bot.config import Settings
+from bot.service import ChairService
+from bot.slack import handlers
+from bot.slack.dedup import dedup_middleware
+
+
+def build_web_client(settings: Settings) -> WebClient:
+    client = WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_base_url,
+                       timeout=15)
+    # Rate limits honour Retry-After; transient network and 5xx errors get a couple more tries.
+    client.retry_handlers.extend(
+        [
+            RateLimitErrorRetryHandler(max_retry_count=3),
+            ConnectionErrorRetryHandler(max_retry_count=2),
+            ServerErrorRetryHandler(max_retry_count=2),
+        ]
+    )
+    return client
+
+
+def build_bolt_app(
+    settings: Settings,
+    service: ChairService,
+    client: WebClient | None = None,
+    *,
+    extra_commands: dict[str, Callable[..., None]] | None = None,
+) -> App:
+    settings.require_slack()
+    app = App(
+        token=settings.slack_bot_token,
+        # Socket Mode requests come over an authenticated websocket, not signed HTTP.
+        signing_secret=settings.slack_signing_secret or None,
+        request_verification_enabled=bool(settings.slack_signing_secret),
+        client=client or build_web_client(settings),
+        logger=logging.getLogger("bot.slack.bolt"),
+    )
+    app.use(dedup_middleware(service.claim_event))
+    handlers.register(app, service, extra_commands)
+    return app

@@ -1,0 +1,246 @@
+"""The complaints table: add, bulk import with de-duplication, FTS5 search, recent rows and stats."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from bot.models import Complaint
+from bot.store.db import Store
+
+COLUMNS = (
+    "id", "created_at", "text", "theme", "channel", "segment", "severity", "source", "source_ref",
+)
+_WS = re.compile(r"\s+")
+
+
+def text_hash(text: str) -> str:
+    """Identity of a complaint's wording: case and whitespace do not make a new complaint."""
+    return hashlib.sha1(_WS.sub(" ", text).strip().casefold().encode("utf-8")).hexdigest()
+
+
+def to_iso(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def from_iso(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def row_to_complaint(row: sqlite3.Row | dict | tuple) -> Complaint:
+    values = dict(zip(COLUMNS, row, strict=False)) if isinstance(row, tuple) else dict(row)
+    values["created_at"] = from_iso(values["created_at"])
+    return Complaint(**{k: values[k] for k in COLUMNS})
+
+
+@dataclass
+class AddResult:
+    inserted: int = 0
+    duplicates: int = 0
+
+    def __iadd__(self, other: AddResult) -> AddResult:
+        self.inserted += other.inserted
+        self.duplicates += other.duplicates
+        return self
+
+
+@dataclass(frozen=True)
+class FtsHit:
+    rowid: int
+    complaint: Complaint
+    bm25: float  # SQLite's bm25(): lower (more negative) is better
+
+
+class ComplaintStore:
+    """Reads and writes complaints through this thread's connection of a Store."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def add_many(self, complaints: Iterable[Complaint]) -> AddResult:
+        """Insert in one transaction; rows whose id or wording is already stored are skipped."""
+        now = to_iso(datetime.now(UTC))
+        rows = [
+            (
+                c.id, to_iso(c.created_at), c.text, c.theme or "general", c.channel, c.segment,
+                c.severity, c.source, c.source_ref, text_hash(c.text), now,
+            )
+            for c in complaints
+        ]
+        if not rows:
+            return AddResult()
+        conn = self.store.conn
+        with conn:
+            cur = conn.executemany(
+                "INSERT OR IGNORE INTO complaints (id, created_at, text, theme, channel, segment, "
+                "severity, source, source_ref, text_hash, imported_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            inserted = cur.rowcount
+        return AddResult(inserted=inserted, duplicates=len(rows) - inserted)
+
+    def add(self, complaint: Complaint) -> bool:
+        """Store one complaint; False when it was a duplicate."""
+        return self.add_many([complaint]).inserted == 1
+
+    def get(self, ids: Sequence[str]) -> dict[str, Complaint]:
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        cur = self.store.conn.execute(
+            f"SELECT {', '.join(COLUMNS)} FROM complaints WHERE id IN ({marks})", list(ids)
+        )
+        return {row[0]: row_to_complaint(row) for row in cur}
+
+    def count(self, since: datetime | None = None) -> int:
+        if since is None:
+            return int(self.store.conn.execute("SELECT count(*) FROM complaints").fetchone()[0])
+        return int(
+            self.store.conn.execute(
+                "SELECT count(*) FROM complaints WHERE created_at >= ?", [to_iso(since)]
+            ).fetchone()[0]
+        )
+
+    def newest(self) -> datetime | None:
+        value = self.store.conn.execute("SELECT max(created_at) FROM complaints").fetchone()[0]
+        return from_iso(value) if value else None
+
+    def update_text(self, complaint_id: str, text: str) -> None:
+        with self.store.conn as conn:
+            conn.execute(
+                "UPDATE complaints SET text = ?, text_hash = ? WHERE id = ?",
+                [text, text_hash(text), complaint_id],
+            )
+
+    def delete(self, complaint_id: str) -> None:
+        with self.store.conn as conn:
+            conn.execute("DELETE FROM complaints WHERE id = ?", [complaint_id])
+
+    def fts(
+        self, match: str, *, since: datetime | None = None, limit: int = 200
+    ) -> list[FtsHit]:
+        """Full-text search with an FTS5 MATCH expression, best BM25 first."""
+        where = "complaints_fts MATCH ?"
+        params: list[object] = [match]
+        if since is not None:
+            where += " AND c.created_at >= ?"
+            params.append(to_iso(since))
+        params.append(limit)
+        sql = (
+            f"SELECT c.rowid, {', '.join('c.' + col for col in COLUMNS)}, "
+            "bm25(complaints_fts, 1.0, 0.3) AS rank "
+            "FROM complaints_fts JOIN complaints c ON c.rowid = complaints_fts.rowid "
+            f"WHERE {where} ORDER BY rank LIMIT ?"
+        )
+        hits = []
+        for row in self.store.conn.execute(sql, params):
+            hits.append(FtsHit(rowid=row[0], complaint=row_to_complaint(row[1:-1]), bm25=row[-1]))
+        return hits
+
+    def recent(
+        self, *, since: datetime, until: datetime | None = None, limit: int | None = None,
+        theme: str | None = None,
+    ) -> list[Complaint]:
+        sql = f"SELECT {', '.join(COLUMNS)} FROM complaints WHERE created_at >= ?"
+        params: list[object] = [to_iso(since)]
+        if until is not None:
+            sql += " AND created_at < ?"
+            params.append(to_iso(until))
+        if theme is not None:
+            sql += " AND theme = ?"
+            params.append(theme)
+        sql += " ORDER BY created_at DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [row_to_complaint(row) for row in self.store.conn.execute(sql, params)]
+
+    def theme_counts(self, since: datetime, until: datetime) -> dict[str, int]:
+        cur = self.store.conn.execute(
+            "SELECT theme, count(*) FROM complaints WHERE created_at >= ? AND created_at < ? "
+            "GROUP BY theme ORDER BY count(*) DESC, theme",
+            [to_iso(since), to_iso(until)],
+        )
+        return {theme: int(n) for theme, n in cur}
+
+    def daily_counts(self, since: datetime, until: datetime) -> dict[str, dict[str, int]]:
+        """theme -> ISO day (UTC) -> count."""
+        cur = self.store.conn.execute(
+            "SELECT theme, substr(created_at, 1, 10) AS day, count(*) FROM complaints "
+            "WHERE created_at >= ? AND created_at < ? GROUP BY theme, day ORDER BY theme, day",
+            [to_iso(since), to_iso(until)],
+        )
+        out: dict[str, dict[str, int]] = {}
+        for theme, day, n in cur:
+            out.setdefault(theme, {})[day] = int(n)
+        return out
+
+    def weekly_stats(self, days: int, now: datetime | None = None) -> list[tuple[str, str, int]]:
+        """(ISO week start date, theme, count) for the last `days` days, newest week first."""
+        now = now or datetime.now(UTC)
+        since = now - timedelta(days=days)
+        cur = self.store.conn.execute(
+            # Monday of the row's week: weekday 0 is Sunday in strftime('%w').
+            "SELECT date(created_at, '-' || ((strftime('%w', created_at) + 6) % 7) || ' days') "
+            "AS week, theme, count(*) FROM complaints WHERE created_at >= ? "
+            "GROUP BY week, theme ORDER BY week DESC, count(*) DESC, theme",
+            [to_iso(since)],
+        )
+        return [(week, theme, int(n)) for week, theme, n in cur]
+
+    # Vectors for the semantic signal: float16 blobs keyed by the complaint's rowid.
+    def missing_vectors(self, limit: int = 5000) -> list[tuple[int, str]]:
+        cur = self.store.conn.execute(
+            "SELECT c.rowid, c.text FROM complaints c LEFT JOIN complaint_vectors v "
+            "ON v.rowid = c.rowid WHERE v.rowid IS NULL LIMIT ?",
+            [limit],
+        )
+        return [(int(r), t) for r, t in cur]
+
+    def put_vectors(self, items: Sequence[tuple[int, bytes]]) -> None:
+        with self.store.conn as conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO complaint_vectors (rowid, vector) VALUES (?, ?)", items
+            )
+
+    def vectors_since(self, since: datetime, limit: int) -> list[tuple[int, bytes]]:
+        cur = self.store.conn.execute(
+            "SELECT c.rowid, v.vector FROM complaints c JOIN complaint_vectors v "
+            "ON v.rowid = c.rowid WHERE c.created_at >= ? ORDER BY c.created_at DESC LIMIT ?",
+            [to_iso(since), limit],
+        )
+        return [(int(r), bytes(b)) for r, b in cur]
+
+    def vectors_for(self, rowids: Sequence[int]) -> dict[int, bytes]:
+        if not rowids:
+            return {}
+        marks = ",".join("?" * len(rowids))
+        cur = self.store.conn.execute(
+            f"SELECT rowid, vector FROM complaint_vectors WHERE rowid IN ({marks})", list(rowids)
+        )
+        return {int(r): bytes(b) for r, b in cur}
+
+    def by_rowids(self, rowids: Sequence[int]) -> dict[int, Complaint]:
+        if not rowids:
+            return {}
+        marks = ",".join("?" * len(rowids))
+        cur = self.store.conn.execute(
+            f"SELECT rowid, {', '.join(COLUMNS)} FROM complaints WHERE rowid IN ({marks})",
+            list(rowids),
+        )
+        return {int(row[0]): row_to_complaint(row[1:]) for row in cur}
+
+    def data_version(self) -> tuple[int, int]:
+        """Changes when any connection commits: cheap cache invalidation for derived data."""
+        conn = self.store.conn
+        return (
+            int(conn.execute("PRAGMA data_version").fetchone()[0]),
+            int(conn.total_changes),
+        )

@@ -1,0 +1,105 @@
+"""Schema migrations (sqlite-utils Migrations): applying them twice is harmless."""
+
+from __future__ import annotations
+
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+migrations = Migrations("emptychair")
+
+
+@migrations()
+def m001_complaints(db: sqlite_utils.Database) -> None:
+    db["complaints"].create(  # type: ignore[union-attr]
+        {
+            "id": str,
+            "created_at": str,  # ISO-8601 UTC, "YYYY-MM-DDTHH:MM:SSZ": sorts as text
+            "text": str,
+            "theme": str,
+            "channel": str,
+            "segment": str,
+            "severity": str,
+            "source": str,
+            "source_ref": str,
+            "text_hash": str,
+            "imported_at": str,
+        },
+        pk="id",
+        not_null={"created_at", "text", "theme", "text_hash"},
+        defaults={"theme": "general", "channel": "", "segment": "", "severity": "",
+                  "source": "", "source_ref": ""},
+    )
+    db["complaints"].create_index(["text_hash"], unique=True)  # type: ignore[union-attr]
+    db["complaints"].create_index(["created_at"])  # type: ignore[union-attr]
+    db["complaints"].create_index(["theme", "created_at"])  # type: ignore[union-attr]
+    # Porter stemming so "weekends" finds "weekend"; triggers keep the index in sync.
+    db["complaints"].enable_fts(  # type: ignore[union-attr]
+        ["text", "theme"], fts_version="FTS5", create_triggers=True,
+        tokenize="porter unicode61 remove_diacritics 2",
+    )
+
+
+@migrations()
+def m002_vectors(db: sqlite_utils.Database) -> None:
+    db.execute(
+        "CREATE TABLE complaint_vectors (rowid INTEGER PRIMARY KEY, vector BLOB NOT NULL)"
+    )
+    db.execute(
+        "CREATE TRIGGER complaints_vectors_ad AFTER DELETE ON complaints BEGIN "
+        "DELETE FROM complaint_vectors WHERE rowid = old.rowid; END"
+    )
+    db.execute(
+        "CREATE TRIGGER complaints_vectors_au AFTER UPDATE OF text ON complaints BEGIN "
+        "DELETE FROM complaint_vectors WHERE rowid = old.rowid; END"
+    )
+
+
+@migrations()
+def m003_slack_state(db: sqlite_utils.Database) -> None:
+    # Seen event ids: Slack retries and duplicate deliveries must not produce a second answer.
+    db.execute(
+        "CREATE TABLE seen_events (event_id TEXT PRIMARY KEY, seen_at TEXT NOT NULL)"
+    )
+    # One row per posted challenge, so votes and "open challenges" have something to refer to.
+    db.execute(
+        """CREATE TABLE challenges (
+            channel_id TEXT NOT NULL, message_ts TEXT NOT NULL, idx INTEGER NOT NULL,
+            thread_ts TEXT NOT NULL DEFAULT '', question TEXT NOT NULL,
+            severity TEXT NOT NULL, complaint_ids TEXT NOT NULL, proposal TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'open', created_at TEXT NOT NULL,
+            PRIMARY KEY (channel_id, message_ts, idx))"""
+    )
+    db.execute(
+        """CREATE TABLE votes (
+            channel_id TEXT NOT NULL, message_ts TEXT NOT NULL, idx INTEGER NOT NULL,
+            user_id TEXT NOT NULL, vote TEXT NOT NULL, voted_at TEXT NOT NULL,
+            PRIMARY KEY (channel_id, message_ts, idx, user_id, vote))"""
+    )
+
+
+@migrations()
+def m004_schedules(db: sqlite_utils.Database) -> None:
+    db.execute(
+        """CREATE TABLE schedules (
+            id INTEGER PRIMARY KEY, channel_id TEXT NOT NULL, kind TEXT NOT NULL,
+            cron TEXT NOT NULL DEFAULT '', timezone TEXT NOT NULL DEFAULT 'UTC',
+            calendar_url TEXT NOT NULL DEFAULT '', minutes_before INTEGER NOT NULL DEFAULT 15,
+            created_by TEXT NOT NULL DEFAULT '', created_at TEXT NOT NULL)"""
+    )
+    # Claiming an occurrence is an INSERT that only one process can win.
+    db.execute(
+        """CREATE TABLE brief_runs (
+            schedule_id INTEGER NOT NULL, occurrence TEXT NOT NULL, claimed_at TEXT NOT NULL,
+            claimed_by TEXT NOT NULL, posted_ts TEXT NOT NULL DEFAULT '',
+            PRIMARY KEY (schedule_id, occurrence))"""
+    )
+    db.execute(
+        """CREATE TABLE briefs (
+            channel_id TEXT NOT NULL, posted_at TEXT NOT NULL, period_start TEXT NOT NULL,
+            period_end TEXT NOT NULL, message_ts TEXT NOT NULL DEFAULT '')"""
+    )
+
+
+def apply_migrations(db: sqlite_utils.Database) -> None:
+    """Bring the schema up to date; a no-op when it already is."""
+    migrations.apply(db)
