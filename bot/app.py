@@ -12,6 +12,9 @@ from bot.retrieval import Retriever
 from bot.store.db import Store
 
 if TYPE_CHECKING:
+    from slack_bolt import App
+    from slack_sdk import WebClient
+
     from bot.embedding import Embedder
     from bot.llm import LLMClient
     from bot.service import ChairService
@@ -64,3 +67,19 @@ def build_components(settings: Settings, db: Path | None = None) -> Components:
         token_budget=settings.prompt_token_budget,
     )
     return Components(settings, store, retriever, service)
+
+
+def build_slack_app(components: Components, client: WebClient | None = None) -> App:
+    """The Bolt app with every listener, talking to Slack (or the sandbox, via the base URL)."""
+    from bot.slack.app import build_bolt_app
+
+    return build_bolt_app(components.settings, components.service, client)
+
+
+def health(components: Components) -> dict[str, object]:
+    """What /healthz reports: the store answers and how fresh it is."""
+    from bot.store.complaints import ComplaintStore
+
+    complaints = ComplaintStore(components.store)
+    newest = complaints.newest()
+    return {"complaints": complaints.count(), "newest": newest.isoformat() if newest else None}

@@ -210,6 +210,47 @@ def render_response(response: ChairResponse) -> str:
     return "\n".join(lines)
 
 
+@app.command()
+def serve(
+    db: DbOption = None,
+    host: Annotated[str | None, typer.Option(help="HTTP mode: bind address.")] = None,
+    port: Annotated[int | None, typer.Option(help="HTTP mode: port.")] = None,
+) -> None:
+    """Run the bot: Socket Mode when SLACK_APP_TOKEN is set, else HTTP on /slack/events."""
+    from bot.app import build_components, build_slack_app, health
+    from bot.slack.server import HttpServer, start_socket_mode
+
+    settings = _settings()
+    settings.require_slack()
+    logging.getLogger().setLevel(settings.log_level.upper())
+    components = build_components(settings, db)
+    bolt = build_slack_app(components)
+    if settings.socket_mode:
+        typer.echo("Empty Chair connecting to Slack in Socket Mode…", err=True)
+        start_socket_mode(bolt, settings.slack_app_token)
+        return
+    server = HttpServer(bolt, host or settings.host, port if port is not None else settings.port,
+                        health=lambda: health(components))
+    typer.echo(f"Empty Chair listening on {server.url} (health: /healthz)", err=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        server.stop()
+
+
+@app.command("manifest")
+def manifest_cmd(
+    url: Annotated[str | None, typer.Option(
+        help="Public https:// base URL: print the manifest for HTTP mode.")] = None,
+) -> None:
+    """Print the Slack app manifest (Socket Mode, or HTTP mode with --url)."""
+    from bot.slack.manifest import manifest
+
+    if url is not None and not url.startswith("https://"):
+        raise _fail("--url must start with https:// (Slack only calls HTTPS request URLs)")
+    typer.echo(json.dumps(manifest(url), indent=2))
+
+
 def main() -> None:
     """Console-script entry point: project errors become one line and exit code 1."""
     logging.basicConfig(

@@ -152,9 +152,10 @@ def _truncate(text: str, limit: int, force: bool = False) -> str:
     if amp != -1 and ";" not in text[amp:cut]:
         cut = amp
     head = text[:cut]
-    space = max(head.rfind(" "), head.rfind("\n"), head.rfind("\t"))
-    if space > 0 and space >= cut // 2:  # a word boundary, unless it throws away half the text
-        head = head[:space]
+    if cut == len(text) or not text[cut].isspace():  # the cut is inside a word: back off
+        space = max(head.rfind(" "), head.rfind("\n"), head.rfind("\t"))
+        if space > 0 and space >= cut // 2:  # unless that throws away half the text
+            head = head[:space]
     return head.rstrip() + ELLIPSIS
 
 
@@ -531,3 +532,45 @@ def format_brief(brief: Brief) -> tuple[list[Block], str]:
     if brief.summary.strip():
         fallback += " " + _safe_line(brief.summary, 2000)
     return _finish(blocks, fallback)
+
+
+def format_home(summary: Any, open_challenges: Sequence[Any]) -> dict[str, Any]:
+    """The App Home view: how to use the bot, the store's size and freshness, the last days'
+    top themes and the open challenges of the user's channels.
+
+    `summary` is the service's HomeSummary and `open_challenges` its OpenChallenge rows; they are
+    duck-typed here so this module stays free of the service.
+    """
+    newest = summary.newest.date().isoformat() if summary.newest else "never"
+    writer = f"the LLM `{safe(summary.llm, 60)}`" if summary.llm else "the offline writer"
+    blocks: list[Block] = [
+        _header("🪑 Empty Chair"),
+        _section(
+            "I keep the customer in your meetings. Ask me about a proposal with "
+            "`/emptychair <proposal>`, mention me in a decision thread, or use the "
+            "*Ask the empty chair* shortcut on any message. `/emptychair help` lists everything."
+        ),
+        {"type": "divider"},
+        _section(
+            f"*Complaint store:* {summary.total:,} complaints, newest from {newest}. "
+            f"Answers are written by {writer}."
+        ),
+    ]
+    if summary.top_themes:
+        lines = "\n".join(
+            f"• {safe(theme, _THEME_LIMIT)}: {count:,}" for theme, count in summary.top_themes
+        )
+        blocks.append(_section(f"*Top themes, last {summary.days} days:*\n{lines}"))
+    else:
+        blocks.append(_section(f"*Top themes, last {summary.days} days:* no complaints."))
+    blocks.append({"type": "divider"})
+    if open_challenges:
+        lines = "\n".join(
+            f"• <#{c.channel_id}> {safe(_one_line(c.question), 200)}"
+            for c in list(open_challenges)[:10]
+            if re.fullmatch(r"[CG][A-Z0-9]{1,31}", c.channel_id)
+        )
+        blocks.append(_section(f"*Open challenges in your channels:*\n{lines}"))
+    else:
+        blocks.append(_section("*Open challenges in your channels:* none. 🎉"))
+    return {"type": "home", "blocks": blocks[:MAX_BLOCKS]}

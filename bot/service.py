@@ -31,6 +31,7 @@ RETRIEVE = 12  # complaints weighed per proposal
 COMPLAINT_CHARS = 700  # per complaint in a prompt
 QUOTE_CHARS = 160  # per quote shown to users
 CONTEXT_SHARE = 0.25  # of the token budget the thread may use
+MAX_PROPOSAL_CHARS = 4000
 
 
 class ChallengeDraft(BaseModel):
@@ -88,7 +89,8 @@ class ChairService:
     def challenge(self, proposal: str, context: str | None = None) -> ChairResponse:
         """Up to four grounded customer challenges to `proposal` (never an exception for LLM
         trouble: the offline writer answers instead and says why)."""
-        proposal = redact(" ".join(proposal.split()))
+        # A 40,000-character paste is still one proposal; its head says what it is.
+        proposal = redact(" ".join(proposal.split())[:MAX_PROPOSAL_CHARS])
         if not proposal:
             raise EmptyChairError("Tell me the proposal, e.g. `/emptychair Cut the free-returns "
                                   "window from 30 to 14 days`.")
