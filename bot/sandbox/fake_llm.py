@@ -1,0 +1,258 @@
+"""A scripted OpenAI-compatible chat-completions server on 127.0.0.1 for tests and demos."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+
+JSON_SCHEMA_UNSUPPORTED = "response_format json_schema is not supported"
+
+
+@dataclass
+class Reply:
+    """One scripted answer. `content` may be a dict or list (sent JSON-encoded) or raw text."""
+
+    content: str | dict[str, Any] | list[Any] | None = None
+    status: int = 200
+    retry_after: float | None = None  # sent as the Retry-After header (seconds) when set
+    delay: float = 0.0  # seconds to wait before answering: longer than the client timeout = timeout
+    error_message: str | None = None
+    empty_choices: bool = False
+    refusal: str | None = None
+    drop_connection: bool = False  # close the socket without any response
+    finish_reason: str = "stop"
+
+    def text(self) -> str | None:
+        if self.content is None or isinstance(self.content, str):
+            return self.content
+        return json.dumps(self.content)
+
+
+def no_scripted_reply(body: dict[str, Any]) -> Reply:
+    return Reply(status=500, error_message="no scripted reply")
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False  # handlers may be sleeping on a scripted delay; never wait for them
+
+    def __init__(self, fake: FakeLLMServer) -> None:
+        self.fake = fake
+        super().__init__(("127.0.0.1", 0), _Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # Clients that time out hang up mid-answer; that is expected here, not worth a traceback.
+        pass
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, like real servers: the SDK pools connections
+    # Buffered, so headers and body leave in one segment: two small writes would meet the
+    # client's delayed ACK and cost ~40 ms per request.
+    wbufsize = -1
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # keep test output clean
+
+    def do_GET(self) -> None:
+        fake = self.server.fake
+        if self.path.rstrip("/") == "/v1/models":
+            self._json(200, {
+                "object": "list",
+                "data": [{"id": fake.model, "object": "model", "created": 0, "owned_by": "fake"}],
+            })
+        else:
+            self._json(404, _error(f"no route {self.path}", "not_found_error"))
+
+    def do_POST(self) -> None:
+        fake = self.server.fake
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        if self.path.rstrip("/") != "/v1/chat/completions":
+            self._json(404, _error(f"no route {self.path}", "not_found_error"))
+            return
+        try:
+            body = json.loads(raw or b"{}")
+        except json.JSONDecodeError:
+            self._json(400, _error("request body is not JSON", "invalid_request_error"))
+            return
+        fake._record(body, dict(self.headers.items()))
+        response_format = body.get("response_format") or {}
+        if fake.json_mode_only and response_format.get("type") == "json_schema":
+            self._json(400, _error(JSON_SCHEMA_UNSUPPORTED, "invalid_request_error"))
+            return
+        reply = fake._next_reply(body)
+        if reply.delay and fake._closing.wait(reply.delay):
+            return  # the server is shutting down
+        if reply.drop_connection:
+            self.close_connection = True
+            return
+        headers = {}
+        if reply.retry_after is not None:
+            headers["Retry-After"] = f"{reply.retry_after:g}"
+        if reply.status != 200:
+            message = reply.error_message or f"scripted error {reply.status}"
+            kind = "rate_limit_error" if reply.status == 429 else (
+                "server_error" if reply.status >= 500 else "invalid_request_error")
+            self._json(reply.status, _error(message, kind), headers)
+            return
+        self._json(200, _completion(body, reply, fake.model), headers)
+
+    def _json(self, status: int, payload: object, headers: dict[str, str] | None = None) -> None:
+        data = json.dumps(payload).encode()
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.send_header("x-request-id", f"req_{uuid.uuid4().hex[:12]}")
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client gave up (timeout); nothing to tell it
+
+
+def _error(message: str, kind: str) -> dict[str, Any]:
+    return {"error": {"message": message, "type": kind, "param": None, "code": None}}
+
+
+def _completion(body: dict[str, Any], reply: Reply, default_model: str) -> dict[str, Any]:
+    content = reply.text()
+    prompt_chars = sum(len(str(m.get("content") or "")) for m in body.get("messages", []))
+    choices = [] if reply.empty_choices else [{
+        "index": 0,
+        "message": {"role": "assistant", "content": content, "refusal": reply.refusal},
+        "logprobs": None,
+        "finish_reason": reply.finish_reason,
+    }]
+    completion_tokens = len(content or "") // 4 + 1
+    prompt_tokens = prompt_chars // 4 + 1
+    return {
+        "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": body.get("model") or default_model,
+        "choices": choices,
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
+    }
+
+
+class FakeLLMServer:
+    """An OpenAI-compatible server whose answers are scripted; it records every request.
+
+    `script(*replies)` queues replies consumed in order; once the queue is empty, `responder`
+    (a function of the request body) answers, by default with a 500 "no scripted reply".
+    `json_mode_only` makes it reject `response_format: json_schema` with a 400, as older
+    llama.cpp and Ollama builds do.
+    """
+
+    def __init__(
+        self,
+        *,
+        responder: Callable[[dict[str, Any]], Reply] | None = None,
+        json_mode_only: bool = False,
+        model: str = "fake-model",
+    ) -> None:
+        self.responder = responder
+        self.json_mode_only = json_mode_only
+        self.model = model
+        self._queue: deque[Reply] = deque()
+        self._requests: list[dict[str, Any]] = []
+        self._headers: list[dict[str, str]] = []
+        self._lock = threading.Lock()
+        self._closing = threading.Event()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle --------------------------------------------------------------------------------
+    def start(self) -> FakeLLMServer:
+        if self._server is None:
+            self._closing.clear()
+            self._server = _Server(self)
+            self._thread = threading.Thread(
+                target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                name="fake-llm", daemon=True,
+            )
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        self._closing.set()  # wakes handlers sleeping on a scripted delay
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._server = None
+        self._thread = None
+
+    def __enter__(self) -> FakeLLMServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("FakeLLMServer is not running; use it as a context manager")
+        return int(self._server.server_address[1])
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    # -- scripting and inspection -----------------------------------------------------------------
+    def script(self, *replies: Reply) -> None:
+        with self._lock:
+            self._queue.extend(replies)
+
+    @property
+    def requests(self) -> list[dict[str, Any]]:
+        """Every chat-completions request body received so far, oldest first (a copy)."""
+        with self._lock:
+            return list(self._requests)
+
+    @property
+    def headers(self) -> list[dict[str, str]]:
+        """The HTTP headers of each recorded request, in the same order as `requests`."""
+        with self._lock:
+            return list(self._headers)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._queue.clear()
+            self._requests.clear()
+            self._headers.clear()
+
+    def _record(self, body: dict[str, Any], headers: dict[str, str]) -> None:
+        with self._lock:
+            self._requests.append(body)
+            self._headers.append({k.lower(): v for k, v in headers.items()})
+
+    def _next_reply(self, body: dict[str, Any]) -> Reply:
+        with self._lock:
+            if self._queue:
+                return self._queue.popleft()
+            responder = self.responder
+        return (responder or no_scripted_reply)(body)
