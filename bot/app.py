@@ -12,11 +12,16 @@ from bot.retrieval import Retriever
 from bot.store.db import Store
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from datetime import datetime
+
     from slack_bolt import App
     from slack_sdk import WebClient
 
     from bot.embedding import Embedder
     from bot.llm import LLMClient
+    from bot.models import Schedule
+    from bot.scheduler import BriefScheduler
     from bot.service import ChairService
 
 log = logging.getLogger(__name__)
@@ -69,11 +74,30 @@ def build_components(settings: Settings, db: Path | None = None) -> Components:
     return Components(settings, store, retriever, service)
 
 
-def build_slack_app(components: Components, client: WebClient | None = None) -> App:
+def build_slack_app(
+    components: Components,
+    client: WebClient | None = None,
+    on_schedules_changed: Callable[[], None] | None = None,
+) -> App:
     """The Bolt app with every listener, talking to Slack (or the sandbox, via the base URL)."""
     from bot.slack.app import build_bolt_app
 
-    return build_bolt_app(components.settings, components.service, client)
+    return build_bolt_app(components.settings, components.service, client,
+                          on_schedules_changed=on_schedules_changed)
+
+
+def build_scheduler(
+    components: Components, client: WebClient, clock: Callable[[], datetime] | None = None
+) -> BriefScheduler:
+    """Scheduled briefs, posted through `client` (Slack's or the sandbox's)."""
+    from bot.scheduler import BriefScheduler
+    from bot.slack.briefs import post_brief
+
+    def post(schedule: Schedule, occurrence: datetime) -> str:
+        return post_brief(client, components.service, schedule.channel_id)
+
+    return BriefScheduler(components.store, post, clock=clock,
+                          timezone=components.settings.timezone)
 
 
 def health(components: Components) -> dict[str, object]:

@@ -1,4 +1,4 @@
-"""The `emptychair` command line: import, search, stats, ask, brief, serve, sandbox, demo, manifest."""
+"""The `emptychair` command line: import, search, stats, ask, brief, serve, sandbox, demo."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import typer
 
 from bot.config import Settings, load_settings
 from bot.errors import EmptyChairError
-from bot.models import ChairResponse
+from bot.models import Brief, ChairResponse
 
 app = typer.Typer(
     add_completion=False,
@@ -169,7 +169,9 @@ def stats(
 def ask(
     proposal: Annotated[str, typer.Argument(help="The proposal to challenge.")],
     db: DbOption = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the ChairResponse as JSON.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the ChairResponse as JSON.")
+    ] = False,
 ) -> None:
     """What the customer in the empty chair would ask about PROPOSAL."""
     from bot.app import build_components
@@ -211,20 +213,75 @@ def render_response(response: ChairResponse) -> str:
 
 
 @app.command()
+def brief(
+    channel: Annotated[str, typer.Option("--channel", help="Slack channel id, e.g. C0123.")],
+    db: DbOption = None,
+    days: Annotated[int | None, typer.Option("--days", min=1, max=365,
+                                             help="Cover the last N days.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print, do not post.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the Brief as JSON.")] = False,
+) -> None:
+    """A channel's customer brief: printed with --dry-run, else posted to Slack."""
+    from bot.app import build_components
+
+    settings = _settings()
+    components = build_components(settings, db)
+    if not dry_run:
+        from bot.slack.app import build_web_client
+        from bot.slack.briefs import post_brief
+
+        settings.require_slack()
+        ts = post_brief(build_web_client(settings), components.service, channel, days)
+        typer.echo(f"posted brief to {channel} (ts {ts})")
+        return
+    result = components.service.brief(channel, days=days)
+    if as_json:
+        typer.echo(result.model_dump_json(indent=2))
+        return
+    typer.echo(render_brief(result))
+
+
+def render_brief(b: Brief) -> str:
+    change = "new" if b.change_pct is None else f"{b.change_pct:+.0f}%"
+    lines = [
+        f"Customer brief for {b.channel_id}: {b.period_start:%Y-%m-%d %H:%M} to "
+        f"{b.period_end:%Y-%m-%d %H:%M} UTC",
+        f"{b.total} complaints ({change} vs {b.previous_total} in the period before)",
+        "",
+        "Themes (this period / previous / change):",
+    ]
+    for t in b.themes:
+        pct = "new" if t.change_pct is None else f"{t.change_pct:+.0f}%"
+        lines.append(f"  {t.theme:<18} {t.count:>4} / {t.previous:<4} {pct}")
+    if b.quotes:
+        lines += ["", "In customers' words:"]
+        lines += [f"  “{q.quote}” ({q.id}, {q.created_at}, {q.theme})" for q in b.quotes]
+    if b.open_challenges:
+        lines += ["", "Still open:"] + [f"  - {q}" for q in b.open_challenges]
+    writer = "LLM" if b.writer == "llm" else "offline writer"
+    lines += ["", b.summary, "", f"(summary by the {writer})"]
+    return "\n".join(lines)
+
+
+@app.command()
 def serve(
     db: DbOption = None,
     host: Annotated[str | None, typer.Option(help="HTTP mode: bind address.")] = None,
     port: Annotated[int | None, typer.Option(help="HTTP mode: port.")] = None,
 ) -> None:
     """Run the bot: Socket Mode when SLACK_APP_TOKEN is set, else HTTP on /slack/events."""
-    from bot.app import build_components, build_slack_app, health
+    from bot.app import build_components, build_scheduler, build_slack_app, health
+    from bot.slack.app import build_web_client
     from bot.slack.server import HttpServer, start_socket_mode
 
     settings = _settings()
     settings.require_slack()
     logging.getLogger().setLevel(settings.log_level.upper())
     components = build_components(settings, db)
-    bolt = build_slack_app(components)
+    client = build_web_client(settings)
+    scheduler = build_scheduler(components, client)
+    bolt = build_slack_app(components, client, on_schedules_changed=scheduler.sync)
+    scheduler.start()
     if settings.socket_mode:
         typer.echo("Empty Chair connecting to Slack in Socket Mode…", err=True)
         start_socket_mode(bolt, settings.slack_app_token)
@@ -249,6 +306,49 @@ def manifest_cmd(
     if url is not None and not url.startswith("https://"):
         raise _fail("--url must start with https:// (Slack only calls HTTPS request URLs)")
     typer.echo(json.dumps(manifest(url), indent=2))
+
+
+def _sandbox(db: Path | None, llm_url: str | None, run: str) -> None:
+    import tempfile
+
+    from bot.sandbox.repl import run_demo, run_repl
+    from bot.sandbox.stack import SandboxStack
+
+    with tempfile.TemporaryDirectory(prefix="emptychair-") as tmp:
+        path = db or Path(tmp) / "sandbox.db"
+        stack = SandboxStack(path, llm_base_url=llm_url or "", load_sample=db is None)
+        with stack:
+            if db is None:
+                typer.echo(f"Sample complaints loaded: {stack_summary(stack)}")
+            typer.echo(f"Local Slack on {stack.emulator.base_url} · bot on {stack.http.url}\n")
+            (run_demo if run == "demo" else run_repl)(stack)
+
+
+def stack_summary(stack: object) -> str:
+    from bot.store.complaints import ComplaintStore
+
+    complaints = ComplaintStore(stack.components.store)  # type: ignore[attr-defined]
+    newest = complaints.newest()
+    return f"{complaints.count():,} complaints, newest {newest.date() if newest else '—'}"
+
+
+LlmUrlOption = Annotated[
+    str | None,
+    typer.Option("--llm-url", help="An OpenAI-compatible server for the sandbox (default: the "
+                 "offline writer)."),
+]
+
+
+@app.command()
+def sandbox(db: DbOption = None, llm_url: LlmUrlOption = None) -> None:
+    """Type as a channel user in a local Slack and see the real bot answer (no workspace)."""
+    _sandbox(db, llm_url, "repl")
+
+
+@app.command()
+def demo(db: DbOption = None, llm_url: LlmUrlOption = None) -> None:
+    """A scripted sandbox conversation on the sample complaints."""
+    _sandbox(db, llm_url, "demo")
 
 
 def main() -> None:

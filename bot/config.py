@@ -88,7 +88,7 @@ class Settings(BaseSettings):
 
 
 def load_settings(**overrides: object) -> Settings:
-    """Build settings from the environment (and .env), turning validation errors into one message."""
+    """Settings from the environment (and .env); validation errors become one message."""
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:

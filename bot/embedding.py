@@ -23,9 +23,9 @@ REQUIRED_FILES = ("model.safetensors", "tokenizer.json", "config.json")
 
 # Function words plus the words proposals use for their own mechanics ("switch", "cut"…): their
 # neighbours say nothing about what customers complain about.
-STOPWORDS = frozenset(
-    """a about above after again against all also am an and any are as at be because been before
-    being below between both but by can could did do does doing don down during each etc every few
+_STOPWORDS_TEXT = """
+    a about above after again against all also am an and any are as at be because been before being
+    below between both but by can could did do does doing don down during each etc every few
     for from further get gets got had has have having he her here hers herself him himself his how i
     if in into is it its itself just let lets me more most much my myself no nor not now of off on
     once one only or other our ours ourselves out over own per same she should so some such than
@@ -36,34 +36,38 @@ STOPWORDS = frozenset(
     introducing start stop starting stopping make making move moving switch switching replace
     replacing cut cutting reduce reducing increase increasing change changing new default defaults
     instead rather policy team teams customers customer users user company going want need needs
-    require requiring allow allowing use using""".split()
-)
+    require requiring allow allowing use using"""
+STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
 _TEXT_WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
 _VOCAB_WORD = re.compile(r"[a-z]{3,}")
 # Endings that FTS5's porter stemmer folds anyway, so a word that differs from another only by
 # one of them adds nothing to a full-text query.
-_INFLECTIONS = frozenset(
-    "s es e ed d ing ings er ers est ly y ies ied ily ment ments ness".split() + [""]
-)
+_INFLECTION_TEXT = "s es e ed d ing ings er ers est ly y ies ied ily ment ments ness"
+_INFLECTIONS = frozenset([*_INFLECTION_TEXT.split(), ""])
 
-# Below these cosines a vocabulary word is unrelated noise (tuned by eye on complaint-style
+# Below these scores a vocabulary word is unrelated noise (tuned by eye on complaint-style
 # proposals; static-embedding cosines between true near-synonyms sit around 0.5–0.9).
 NEIGHBOUR_FLOOR = 0.30
-EXPANSION_FLOOR = 0.38
+EXPANSION_FLOOR = 0.36
 # Expansion blends "close to one query word" with "close to the query as a whole": the second
-# term keeps the sense that fits the proposal (window → return period, not glass).
+# term favours the sense that fits the proposal and words that fit several of its words.
 WORD_WEIGHT = 0.5
+# The "whole query" is partly the plain mean of its word vectors and partly the model's own
+# SIF-weighted sentence vector, which leans towards rarer, more specific words ("refund" over
+# "period"); fully weighted, one rare word would crowd out the others ("weekdays" over "phone").
+SIF_SHARE = 0.35
 
 
 def is_variant(a: str, b: str) -> bool:
-    """True when one word is an inflection of, or is built on, the other (phones, shipping, charger).
+    """True when one word inflects, or is built on, the other (phones, shipping, charger).
 
     Such words add nothing to a porter-stemmed FTS query, and words built on a query word
     (window → windowpane) sit close to it only because they share its first sub-word piece.
     """
     if a == b:
         return True
-    if min(len(a), len(b)) >= 3 and (a.startswith(b) or b.startswith(a)):
+    # From four letters on: "app" must not shut out "application".
+    if min(len(a), len(b)) >= 4 and (a.startswith(b) or b.startswith(a)):
         return True
     n = 0
     for ca, cb in zip(a, b, strict=False):
@@ -127,12 +131,16 @@ class Embedder:
             return []
         words, matrix = self._vocabulary()
         vectors = np.stack([self._word_vector(t) for t in terms])
-        centre = _normalise(vectors.mean(axis=0, keepdims=True))[0]
+        plain = _normalise(vectors.mean(axis=0, keepdims=True))[0]
+        weighted = self.encode([" ".join(terms)])[0]
+        centre = _normalise(((1 - SIF_SHARE) * plain + SIF_SHARE * weighted)[None, :])[0]
         sims = matrix @ np.vstack([vectors, centre]).T  # (vocab, terms + 1)
         scores = WORD_WEIGHT * sims[:, :-1].max(axis=1) + (1 - WORD_WEIGHT) * sims[:, -1]
-        # Words of the text that the content filter dropped must not come back either.
-        exclude = terms + [w.replace("'", "") for w in _TEXT_WORD.findall(text.casefold())]
-        return [w for w, _ in self._pick(scores, words, exclude, k, EXPANSION_FLOOR)]
+        # Words of the text that the content filter dropped must not come back either, but only
+        # as themselves: "for" must not shut out "forward".
+        verbatim = {w.replace("'", "") for w in _TEXT_WORD.findall(text.casefold())}
+        picked = self._pick(scores, words, terms, k + len(verbatim), EXPANSION_FLOOR)
+        return [w for w, _ in picked if w not in verbatim][:k]
 
     def _pick(
         self, scores: np.ndarray, words: list[str], exclude: list[str], k: int, floor: float
@@ -149,7 +157,9 @@ class Embedder:
             if score < floor:
                 break
             cand = words[i]
-            if any(is_variant(cand, x) for x in exclude) or any(
+            # A candidate that begins a query word is usually that word's first sub-word piece
+            # (rename → "ren"), close to it for no reason of meaning.
+            if any(is_variant(cand, x) or x.startswith(cand) for x in exclude) or any(
                 is_variant(cand, w) for w, _ in kept
             ):
                 continue
@@ -159,7 +169,7 @@ class Embedder:
         return kept
 
     def _word_vector(self, word: str) -> np.ndarray:
-        words, matrix = self._vocabulary()
+        _, matrix = self._vocabulary()
         i = self._vocab_index.get(word)
         if i is not None:
             return matrix[i]
@@ -224,8 +234,12 @@ def load_embedder(path: Path | None = None) -> Embedder | None:
         except ImportError as exc:
             log.debug("model2vec is not installed: %s", exc)
             return None
-        # float32 in memory: numpy's float16 arithmetic is emulated and several times slower.
-        model = StaticModel.from_pretrained(folder, quantize_to="float32", force_download=False)
+        try:
+            # float32 in memory: numpy emulates float16 arithmetic (encoding is ~15% faster).
+            model = StaticModel.from_pretrained(folder, quantize_to="float32", force_download=False)
+        except Exception as exc:  # a damaged model must cost the semantic signal, not the bot
+            log.warning("could not load the embedding model from %s: %s", folder, exc)
+            return None
         embedder = Embedder(model, folder)
         _cache[folder] = embedder
         return embedder

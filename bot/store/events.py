@@ -1,4 +1,4 @@
-"""Seen Slack event ids: a retried or duplicated delivery is answered once, even across processes."""
+"""Seen Slack event ids: a retried or duplicated delivery is answered once, across processes."""
 
 from __future__ import annotations
 

@@ -1,0 +1,76 @@
+"""The whole bot on one machine: emulator + real Bolt app over HTTP + driver (tests, demo, REPL)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bot.app import Components, build_components, build_slack_app, health
+from bot.config import PROJECT_ROOT, Settings
+from bot.sandbox.driver import SlackDriver
+from bot.sandbox.emulator import SlackEmulator
+from bot.slack.app import build_web_client
+from bot.slack.server import HttpServer
+
+SIGNING_SECRET = "sandbox-signing-secret"
+BOT_TOKEN = "xoxb-sandbox-token"
+SAMPLE = PROJECT_ROOT / "data" / "sample_complaints.csv"
+
+
+@dataclass
+class SandboxStack:
+    """Start with `with SandboxStack(db) as stack:`; everything listens on 127.0.0.1 only."""
+
+    db_path: Path
+    llm_base_url: str = ""
+    load_sample: bool = False
+    settings_overrides: dict[str, Any] = field(default_factory=dict)
+    emulator: SlackEmulator = field(init=False)
+    components: Components = field(init=False)
+    http: HttpServer = field(init=False)
+    driver: SlackDriver = field(init=False)
+
+    def start(self) -> SandboxStack:
+        self.emulator = SlackEmulator().start()
+        settings = Settings(
+            SLACK_BOT_TOKEN=BOT_TOKEN,
+            SLACK_SIGNING_SECRET=SIGNING_SECRET,
+            SLACK_API_BASE_URL=self.emulator.base_url,
+            EMPTYCHAIR_DB=self.db_path,
+            OPENAI_BASE_URL=self.llm_base_url,
+            OPENAI_API_KEY="",  # the sandbox never talks to a real LLM service
+            **self.settings_overrides,
+        )
+        self.components = build_components(settings)
+        if self.load_sample:
+            self.import_sample()
+        bolt = build_slack_app(self.components, build_web_client(settings))
+        self.http = HttpServer(bolt, "127.0.0.1", 0,
+                               health=lambda: health(self.components)).start()
+        self.driver = SlackDriver(self.http.url, SIGNING_SECRET, emulator=self.emulator)
+        return self
+
+    def import_sample(self, path: Path = SAMPLE) -> str:
+        """Load the bundled complaints, dates re-based so the newest is today."""
+        from bot.app import build_embedder
+        from bot.importer import run_import
+        from bot.retrieval import index_vectors
+
+        summary = run_import(self.components.store, path, rebase_to=datetime.now(UTC))
+        embedder = build_embedder(self.components.settings)
+        if embedder is not None:
+            index_vectors(self.components.store, embedder)
+        return summary.line()
+
+    def stop(self) -> None:
+        self.http.stop()
+        self.emulator.stop()
+        self.components.store.close()
+
+    def __enter__(self) -> SandboxStack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
