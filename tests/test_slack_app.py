@@ -65,6 +65,16 @@ def thread_replies(stack: SandboxStack, parent_ts: str) -> list[dict]:
     return [m for m in stack.emulator.thread(CHANNEL, parent_ts) if m.get("ts") != parent_ts]
 
 
+def eventually(check, timeout: float = 10.0):  # type: ignore[no-untyped-def]
+    """Poll until `check()` is truthy: the bot works in the background after its ack."""
+    deadline = time.time() + timeout
+    while True:
+        value = check()
+        if value or time.time() > deadline:
+            return value
+        time.sleep(0.05)
+
+
 def all_recorded_text(stack: SandboxStack) -> str:
     return json.dumps([c.params for c in stack.emulator.calls], ensure_ascii=False)
 
@@ -105,8 +115,8 @@ def test_slash_command_acks_before_a_slow_llm_then_posts_parent_and_thread(
         assert "If you halve my return window" in blocks
         assert "`R1`" in blocks and "`R3`" in blocks
         assert "answered by the LLM (test-model)" in blocks
-        rows = list(stack.components.store.conn.execute(
-            "SELECT channel_id, thread_ts, idx, complaint_ids, status FROM challenges"))
+        rows = eventually(lambda: list(stack.components.store.conn.execute(
+            "SELECT channel_id, thread_ts, idx, complaint_ids, status FROM challenges")))
         assert rows == [(CHANNEL, parent_ts, 1, '["R1", "R3"]', "open")]
     finally:
         answered.set()
