@@ -92,8 +92,9 @@ def build_store(corpus: Corpus, workdir: Path) -> Any:
     summary = run_import(store, linked, rebase_to=datetime.now(UTC) if corpus.rebase else None)
     emit(f"{corpus.name}.import.seconds", time.perf_counter() - started)
     emit(f"{corpus.name}.rows", summary.imported)
-    if summary.rejected:
-        emit(f"{corpus.name}.rejected", summary.rejected)
+    for what in ("duplicates", "rejected"):
+        if getattr(summary, what):
+            emit(f"{corpus.name}.{what}", getattr(summary, what))
     return store
 
 

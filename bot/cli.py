@@ -78,7 +78,7 @@ def import_cmd(
         status.start()
 
         def progress_cb(n: int) -> None:
-            status.update(f"importing… {n:,} rows read")  # type: ignore[union-attr]
+            status.update(f"importing… {n:,} rows read")
 
     try:
         summary = run_import(

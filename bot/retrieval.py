@@ -110,15 +110,20 @@ class Retriever:
         *,
         window_days: int = 90,
         clock: Callable[[], datetime] | None = None,
-        semantic_weight: float = 0.45,
-        bm25_weight: float = 0.45,
+        # Tuned with bench/retrieval_quality.py on both labelled corpora (see bench/README.md).
+        semantic_weight: float = 0.55,
+        bm25_weight: float = 0.35,
         recency_weight: float = 0.10,
+        expansion_weight: float = 0.25,
+        diversity: float = 0.95,
     ) -> None:
         self.complaints = ComplaintStore(store)
         self.embedder = embedder
         self.window_days = window_days
         self.clock = clock or (lambda: datetime.now(UTC))
         self.weights = (bm25_weight, semantic_weight, recency_weight)
+        self.expansion_weight = expansion_weight
+        self.diversity = diversity
         self._cache_lock = threading.Lock()
         self._scan_cache: dict[tuple[object, ...], tuple[np.ndarray, np.ndarray]] = {}
 
@@ -152,7 +157,7 @@ class Retriever:
         for rid, complaint in self.complaints.by_rowids(missing).items():
             candidates[rid].complaint = complaint
         scored = self._score(list(candidates.values()), until)
-        hits = self._diversify(scored, limit) if diverse else scored[:limit]
+        hits = self._diversify(scored, limit, self.diversity) if diverse else scored[:limit]
         return Retrieval(hits, len(candidates), since, until, terms, expansion)
 
     def bm25_baseline(self, text: str, *, limit: int = 10, since_days: int | None = None) -> list[
@@ -223,14 +228,13 @@ class Retriever:
         w_bm25, w_sem, w_rec = self.weights
         if self.embedder is None:
             w_bm25, w_sem = w_bm25 + w_sem, 0.0
-        top_bm25 = max((c.bm25 for c in cands), default=0.0) or 1.0
-        top_exp = max((c.bm25_expansion for c in cands), default=0.0) or 1.0
+        w_exp = self.expansion_weight
+        top_lex = max((c.bm25 + w_exp * c.bm25_expansion for c in cands), default=0.0) or 1.0
         out = []
         for c in cands:
             if c.complaint is None:
                 continue
-            lexical = min(1.0, c.bm25 / top_bm25 + 0.5 * c.bm25_expansion / top_exp)
-            # Cosine of short static embeddings rarely exceeds ~0.7; stretch it to 0..1.
+            lexical = (c.bm25 + w_exp * c.bm25_expansion) / top_lex
             semantic = max(0.0, min(1.0, (c.semantic - 0.1) / 0.6))
             age_days = max(0.0, (now - c.complaint.created_at).total_seconds() / 86400)
             recency = math.exp(-age_days / 45.0)
@@ -245,15 +249,21 @@ class Retriever:
         return out
 
     @staticmethod
-    def _diversify(scored: list[ScoredComplaint], limit: int) -> list[ScoredComplaint]:
-        """Greedy pick with a per-theme penalty so one loud theme does not hide the others."""
+    def _diversify(
+        scored: list[ScoredComplaint], limit: int, factor: float
+    ) -> list[ScoredComplaint]:
+        """Greedy pick with a per-theme penalty so one loud theme does not hide the others.
+
+        The penalty stops growing after two picks of a theme: diversity should lift a second
+        theme into view, not bury the complaints that bear on the proposal most."""
         picked: list[ScoredComplaint] = []
         per_theme: dict[str, int] = {}
         pool = scored[: max(limit * 5, 50)]
         while pool and len(picked) < limit:
             best_i = max(
                 range(len(pool)),
-                key=lambda i: pool[i].score * (0.92 ** per_theme.get(pool[i].complaint.theme, 0)),
+                key=lambda i: pool[i].score
+                * factor ** min(2, per_theme.get(pool[i].complaint.theme, 0)),
             )
             choice = pool.pop(best_i)
             per_theme[choice.complaint.theme] = per_theme.get(choice.complaint.theme, 0) + 1

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
@@ -115,7 +115,7 @@ class ChairService:
             limit=RETRIEVE, since_days=self.window_days,
         )
         relevant = found.relevant
-        base = {
+        base: dict[str, Any] = {
             "proposal": proposal,
             "considered": found.considered,
             "window_days": self.window_days,

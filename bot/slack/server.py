@@ -41,7 +41,7 @@ def wsgi_app(app: App, health: Callable[[], dict[str, Any]] | None = None) -> Ca
                                       ("Content-Length", str(len(body)))])
             return [body]
         if path == EVENTS_PATH:
-            return bolt(environ, start_response)  # type: ignore[no-any-return]
+            return bolt(environ, start_response)
         start_response("404 Not Found", [("Content-Type", "text/plain")])
         return [b"not found"]
 
@@ -64,6 +64,8 @@ class HttpServer:
     @property
     def url(self) -> str:
         host = self.server.server_address[0]
+        if isinstance(host, bytes):
+            host = host.decode()
         return f"http://{host}:{self.port}{EVENTS_PATH}"
 
     def start(self) -> HttpServer:

@@ -64,7 +64,7 @@ class ComplaintStore:
         self.store = store
 
     def add_many(self, complaints: Iterable[Complaint]) -> AddResult:
-        """Insert in one transaction; rows whose id or wording is already stored are skipped."""
+        """Insert in one transaction; rows whose id is already stored are skipped."""
         now = to_iso(datetime.now(UTC))
         rows = [
             (

@@ -29,7 +29,10 @@ def m001_complaints(db: sqlite_utils.Database) -> None:
         defaults={"theme": "general", "channel": "", "segment": "", "severity": "",
                   "source": "", "source_ref": ""},
     )
-    db["complaints"].create_index(["text_hash"], unique=True)  # type: ignore[union-attr]
+    # Not unique: two complaints with their own ids may share words (one customer writing to two
+    # companies). Rows with no id of their own get an id derived from their text, which is what
+    # de-duplicates identical text on import.
+    db["complaints"].create_index(["text_hash"])  # type: ignore[union-attr]
     db["complaints"].create_index(["created_at"])  # type: ignore[union-attr]
     db["complaints"].create_index(["theme", "created_at"])  # type: ignore[union-attr]
     # Porter stemming so "weekends" finds "weekend"; triggers keep the index in sync.
