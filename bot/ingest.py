@@ -650,7 +650,9 @@ class _JsonStream:
                 return ""
 
     def value(self) -> tuple[object, str]:
-        """Decode one JSON value at the cursor; return it and its source text."""
+        """Decode the next JSON value; return it and its source text."""
+        if self.peek() == "":
+            raise _JsonSyntaxError("JSON syntax error: unexpected end of file", self.line)
         start_line = self.line
         while True:
             try:

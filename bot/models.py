@@ -41,6 +41,7 @@ class ScoredComplaint(BaseModel):
     bm25: float = 0.0
     semantic: float = 0.0
     recency: float = 0.0
+    coverage: float = 0.0  # share of the proposal's content words the complaint contains
 
 
 class Proposal(BaseModel):

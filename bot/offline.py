@@ -28,6 +28,17 @@ _ANSWERS = {
     "account": "How many customers get locked out today and how they get back in without "
     "waiting on support.",
 }
+_QUESTIONS = {
+    "delivery": "who makes sure my parcel actually reaches me?",
+    "returns": "what do I do when I can't send it back in time?",
+    "refunds": "how long will I wait for my money then?",
+    "support": "who do I reach when I need a person?",
+    "billing": "how do I get a wrong charge put right?",
+    "product_quality": "what happens when what you send me is faulty?",
+    "app": "can I still finish my order when the app fails me?",
+    "account": "how do I get back into my account?",
+}
+_DEFAULT_QUESTION = "what happens to me the next time this goes wrong?"
 _DEFAULT_ANSWER = (
     "Evidence that the customers behind these complaints are better off: the metric they "
     "complain about, before and after a small pilot."
@@ -54,9 +65,20 @@ def first_sentence(text: str, limit: int = 180) -> str:
     return sentence
 
 
+_LABEL = re.compile(
+    r"^(?:proposal|idea|plan|decision|suggestion|rfc|q)\s*[:\-–—]\s*"
+    r"|^(?:let's|lets|we should|we could|we will|we'll|what if we|should we|i propose(?: we)?|"
+    r"i suggest(?: we)?|how about we)\s+",
+    re.IGNORECASE,
+)
+
+
 def proposal_clause(proposal: str) -> str:
     """"Cut the returns window" → "you cut the returns window"; other phrasings are quoted."""
     flat = " ".join(proposal.split()).rstrip(".!?")
+    for _ in range(2):  # "Proposal: let's …" carries two labels
+        flat = _LABEL.sub("", flat, count=1)
+    flat = re.split(r"[,;]\s+(?:to|so|because|which|in order)\b", flat, maxsplit=1)[0]
     if len(flat) > 140:
         flat = flat[:140].rsplit(" ", 1)[0] + "…"
     words = flat.split(" ", 1)
@@ -93,19 +115,23 @@ def write_challenges(
     clause = proposal_clause(proposal)
     recent_cut = now - timedelta(days=14)
     challenges = []
-    for group in group_by_theme(hits)[:MAX_CHALLENGES]:
+    groups = group_by_theme(hits)
+    top = max(h.score for h in hits)
+    # A lone, weaker complaint in a side theme is a footnote, not a challenge.
+    groups = [g for i, g in enumerate(groups) if i == 0 or len(g) > 1 or g[0].score >= 0.8 * top]
+    for group in groups[:MAX_CHALLENGES]:
         lead = group[0].complaint
         label = theme_label(lead.theme)
         n = len(group)
         recent = sum(1 for h in group if h.complaint.created_at >= recent_cut)
         quote = first_sentence(lead.text)
         question = (
-            f"I already told you: “{quote}” If {clause}, what happens to me the next time "
-            f"this goes wrong?"
+            f"I told you: “{quote}” If {clause}, "
+            f"{_QUESTIONS.get(lead.theme, _DEFAULT_QUESTION)}"
         )
         why = (
             f"{n} complaint{'s' if n != 1 else ''} about {label} in the last {window_days} days "
-            f"bear on this ({recent} in the last 14 days)."
+            f"bear{'s' if n == 1 else ''} on this ({recent} in the last 14 days)."
         )
         if n > 1:
             why += f" Another customer wrote: “{first_sentence(group[1].complaint.text, 140)}”"

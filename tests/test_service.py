@@ -83,8 +83,10 @@ def test_offline_answer_is_grounded_in_retrieved_complaints(corpus: Store) -> No
     assert cited <= stored
     assert {c.id for c in resp.citations} == cited
     assert {"returns", "refunds"} & {c.theme for c in resp.citations}
-    assert resp.challenges[0].question.startswith("I already told you")
-    assert "you cut the free-returns window from 30 to 14 days" in resp.challenges[0].question
+    assert resp.challenges[0].question == (
+        "I told you: “The 30 day return window is the only reason I buy shoes here.” If you cut "
+        "the free-returns window from 30 to 14 days, what do I do when I can't send it back in "
+        "time?")
     ChairResponse.model_validate_json(resp.model_dump_json())
 
 
@@ -141,7 +143,8 @@ def test_prompt_carries_redacted_data_within_budget_and_no_key(store: Store,
                                                                llm_server: FakeLLMServer) -> None:
     ComplaintStore(store).add_many([
         complaint(f"P{i}", f"Return window too short, email me at jane{i}@example.com or call "
-                  f"+1 415-555-01{i:02d}. " + "I waited and waited. " * 60, theme="returns",
+                  f"+1 415-555-01{i:02d}. " + "I was away and missed the free returns window for my "
+                  "parcel, so I could not return it. " * 12, theme="returns",
                   days_ago=i % 30 + 1)
         for i in range(40)
     ])
