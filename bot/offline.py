@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from bot.models import Challenge, ScoredComplaint, Severity
+from bot.redact import redact
 
 MAX_CHALLENGES = 4
 
@@ -57,8 +58,11 @@ def theme_label(theme: str) -> str:
 
 
 def first_sentence(text: str, limit: int = 180) -> str:
-    """The opening sentence of a complaint, cut at a word boundary."""
-    flat = " ".join(text.split())
+    """The opening sentence of a complaint, redacted and cut at a word boundary.
+
+    Stored complaints are redacted on import; redacting again costs little and covers rows that
+    reached the store another way."""
+    flat = " ".join(redact(text).split())
     sentence = _SENTENCE.split(flat, maxsplit=1)[0]
     if len(sentence) > limit:
         sentence = sentence[:limit].rsplit(" ", 1)[0].rstrip(",;:") + "…"
