@@ -26,9 +26,23 @@ LABELS = {
     "sample": ROOT / "bench" / "labels_sample.json",
     "cfpb": ROOT / "bench" / "labels_cfpb.json",
 }
+# Internal decisions no customer complaint bears on: whatever the bot would show for them is a
+# false customer signal (the design promises "it never invents a customer").
+OFF_TOPIC = (
+    "Repaint the office kitchen in blue",
+    "Move the engineering stand-up to 9:30",
+    "Upgrade the CI build runners to larger machines",
+    "Rename the quarterly finance spreadsheet tabs",
+    "Order new chairs for the design studio",
+    "Translate the careers page into German",
+    "Switch the team's video calls from Zoom to Google Meet",
+    "Archive last year's design mockups",
+)
+SHOWN_LIMIT = 12  # what the service retrieves per proposal before keeping `Retrieval.relevant`
 DEFINITION = (
     "recall@k = |relevant ∩ top k| / min(k, |relevant|), averaged over proposals; "
-    "ratio = retriever / bm25"
+    "ratio = retriever / bm25; shown = hits the bot keeps (Retrieval.relevant of "
+    f"search(limit={SHOWN_LIMIT}))"
 )
 
 Ranker = Callable[[str, int], list[str]]
@@ -112,6 +126,24 @@ def rankers(retriever: Any) -> dict[str, Ranker]:
     return {"retriever": search(True), "retriever_nodiverse": search(False), "bm25": bm25}
 
 
+def report_shown(name: str, retriever: Any, labels: list[Label]) -> None:
+    """What the bot would cite: its relevance rule on labelled and on off-topic proposals."""
+    shown = hits = 0
+    for label in labels:
+        kept = retriever.search(label.proposal, limit=SHOWN_LIMIT, since_days=WINDOW_DAYS).relevant
+        shown += len(kept)
+        hits += sum(h.complaint.id in label.relevant for h in kept)
+    emit(f"{name}.shown.per_proposal", shown / len(labels))
+    emit(f"{name}.shown.precision", hits / shown if shown else "n/a")
+    leaked = [
+        len(retriever.search(text, limit=SHOWN_LIMIT, since_days=WINDOW_DAYS).relevant)
+        for text in OFF_TOPIC
+    ]
+    emit(f"{name}.offtopic.proposals", len(OFF_TOPIC))
+    emit(f"{name}.offtopic.shown", sum(leaked))
+    emit(f"{name}.offtopic.with_signal", sum(1 for n in leaked if n))
+
+
 def evaluate(corpus: Corpus, store: Any, embedder: Any | None, verbose: bool) -> None:
     from bot.retrieval import Retriever, index_vectors
 
@@ -147,6 +179,9 @@ def evaluate(corpus: Corpus, store: Any, embedder: Any | None, verbose: bool) ->
             suffix = "ratio" if method == "retriever" else "ratio_nodiverse"
             base = means["bm25"]
             emit(f"{name}.recall@{k}.{suffix}", means[method] / base if base else "n/a")
+    started = time.perf_counter()
+    report_shown(name, retriever, corpus.labels)
+    emit(f"{name}.shown.seconds", time.perf_counter() - started)
 
 
 def run(corpora: list[Corpus], verbose: bool) -> None:

@@ -114,7 +114,8 @@ def test_plain_csv(tmp_path: Path) -> None:
 
 
 def test_tsv_and_source_override(tmp_path: Path) -> None:
-    path = write(tmp_path / "x.tsv", "id\tcreated_at\ttext\tsegment\n7\t2024-01-05\thello, world\tPremium\n")
+    path = write(tmp_path / "x.tsv",
+                 "id\tcreated_at\ttext\tsegment\n7\t2024-01-05\thello, world\tPremium\n")
     rows, rejects = read(path, source="zendesk-eu")
     assert not rejects
     c = rows[0].complaint
@@ -252,9 +253,8 @@ def test_mapping_override_csv(tmp_path: Path) -> None:
 def test_mapping_override_dotted_json_path(tmp_path: Path) -> None:
     data = [{"meta": {"Created": "2024-01-01T00:00:00Z", "ID": "m-1"},
              "payload": {"message": {"text": "Nested complaint"}}, "text": "top-level decoy"}]
-    rows, rejects = read(write(tmp_path / "a.json", json.dumps(data)),
-                         mapping=parse_mapping(["payload.message.text=text", "meta.created=created_at",
-                                                "meta.id=id"]))
+    mapping = parse_mapping(["payload.message.text=text", "meta.created=created_at", "meta.id=id"])
+    rows, rejects = read(write(tmp_path / "a.json", json.dumps(data)), mapping=mapping)
     assert not rejects
     c = rows[0].complaint
     assert (c.id, c.text) == ("m-1", "Nested complaint")
@@ -393,7 +393,8 @@ def test_json_array_rejects_and_object_start_lines(tmp_path: Path) -> None:
 
 def test_json_syntax_error_stops_loudly_after_good_items(tmp_path: Path) -> None:
     path = write(tmp_path / "a.json", '[\n{"text": "ok", "date": "2024-01-01"},\n'
-                 '{"text": "broken" "date": "2024-01-01"},\n{"text": "unreached", "date": "2024"}\n]')
+                 '{"text": "broken" "date": "2024-01-01"},\n'
+                 '{"text": "unreached", "date": "2024"}\n]')
     rows, rejects = read(path)
     assert [r.complaint.text for r in rows] == ["ok"]
     assert len(rejects) == 1 and rejects[0].line == 3
@@ -434,7 +435,8 @@ def test_text_is_redacted_before_storage(tmp_path: Path) -> None:
 
 
 def test_generated_id_is_stable_and_content_based(tmp_path: Path) -> None:
-    a = write(tmp_path / "a.csv", "created_at,text\n2024-01-01,Same   words\n2024-01-02,Same words\n")
+    a = write(tmp_path / "a.csv",
+              "created_at,text\n2024-01-01,Same   words\n2024-01-02,Same words\n")
     b = write(tmp_path / "b.jsonl", '{"date": "2024-01-01T00:00:00Z", "text": "same words"}\n')
     first, second = (r.complaint.id for r in read(a)[0])
     again = read(b)[0][0].complaint.id
@@ -562,7 +564,7 @@ def test_constant_memory_on_a_large_json_array(tmp_path: Path) -> None:
     narrative = "My refund has been pending for weeks and nobody replies. " * 30
     n = 8_000
     with path.open("w", encoding="utf-8") as out:
-        out.write('{"count": %d, "items": [\n' % n)
+        out.write(f'{{"count": {n}, "items": [\n')
         for i in range(n):
             sep = ",\n" if i < n - 1 else "\n"
             out.write(json.dumps({"id": i, "created_at": "2024-02-02T10:00:00Z",

@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 
 from bot.config import DEFAULT_PROMPTS, Settings
+from bot.embedding import load_embedder
 from bot.errors import EmptyChairError, PromptError
 from bot.llm import OpenAIClient
 from bot.models import ChairResponse
 from bot.prompts import PromptLibrary, Template
-from bot.embedding import load_embedder
 from bot.retrieval import Retriever, index_vectors
 from bot.sandbox.fake_llm import FakeLLMServer, Reply
 from bot.service import ChairService
