@@ -143,8 +143,9 @@ def test_prompt_carries_redacted_data_within_budget_and_no_key(store: Store,
                                                                llm_server: FakeLLMServer) -> None:
     ComplaintStore(store).add_many([
         complaint(f"P{i}", f"Return window too short, email me at jane{i}@example.com or call "
-                  f"+1 415-555-01{i:02d}. " + "I was away and missed the free returns window for my "
-                  "parcel, so I could not return it. " * 12, theme="returns",
+                  f"+1 415-555-01{i:02d}. "
+                  + "I was away and missed the free returns window for my parcel. " * 12,
+                  theme="returns",
                   days_ago=i % 30 + 1)
         for i in range(40)
     ])

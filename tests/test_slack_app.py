@@ -317,3 +317,36 @@ def _bolt_of(stack: SandboxStack):  # type: ignore[no-untyped-def]
     from bot.slack.app import build_web_client
 
     return build_slack_app(stack.components, build_web_client(stack.components.settings))
+
+
+def test_stream_refused_falls_back_to_a_plain_post(stack: SandboxStack) -> None:
+    emu = stack.emulator
+    emu.fail_next("chat.startStream", error="streaming_not_enabled")
+    resp = stack.driver.user_says(CHANNEL, "U0ALICE", "cut the free returns window to 14 days")
+    answer = eventually(lambda: [m for m in thread_replies(stack, resp.ts or "")
+                                 if m.get("bot_id") and m.get("blocks")])
+    assert len(answer) == 1
+    posted = emu.calls_to("chat.postMessage")
+    assert posted and posted[-1].params["thread_ts"] == resp.ts
+    assert emu.calls_to("chat.stopStream") == []
+
+
+def test_other_bots_and_own_messages_get_no_answer(stack: SandboxStack) -> None:
+    emu = stack.emulator
+    ts = emu.post_user_message(CHANNEL, "U0BOB", "<@U0BOT> cut the free returns window")
+    for extra in ({"bot_id": "B0OTHER"}, {"user": "U0BOT", "bot_id": "B0BOT"}):
+        event = {"type": "app_mention", "user": "U0BOB", "text": "<@U0BOT> cut the free returns "
+                 "window", "ts": ts, "channel": CHANNEL, "event_ts": ts, **extra}
+        assert stack.driver.event(event).status == 200
+    time.sleep(1.0)
+    assert [c.method for c in emu.calls if c.method.startswith("chat.")] == []
+
+
+def test_a_failure_is_explained_in_the_thread_not_silent(stack: SandboxStack) -> None:
+    emu = stack.emulator
+    parent = emu.post_user_message(CHANNEL, "U0BOB", "Proposal: cut the free returns window")
+    emu.fail_next("conversations.replies", error="internal_error", times=5)
+    stack.driver.user_says(CHANNEL, "U0ALICE", "thoughts?", thread_ts=parent)
+    failure = eventually(lambda: [m for m in thread_replies(stack, parent) if m.get("bot_id")])
+    assert failure, emu.calls
+    assert "Something went wrong on my side" in json.dumps(failure[-1]["blocks"])
