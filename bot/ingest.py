@@ -37,10 +37,14 @@ Format = Literal["csv", "json", "jsonl"]
 
 RAW_CHARS = 500  # how much of a rejected record the report keeps
 MAX_LINE_BYTES = 1 << 20  # a longer physical line is rejected (and skipped in bounded reads)
-# Broken-quote rule: a CSV record may span at most MAX_RECORD_LINES physical lines and
-# MAX_RECORD_BYTES bytes. A longer one, or one the csv module (strict mode) cannot parse, is taken
-# to start with an unbalanced quote: its first line is rejected and parsing resumes at the next
-# physical line. Real multi-line narratives stay far below (the CFPB file's longest: 29 lines).
+# Broken-quote rule. A CSV record is parsed in strict mode and may span at most MAX_RECORD_LINES
+# physical lines and MAX_RECORD_BYTES bytes. If the csv module raises (a closing quote followed
+# by text, end of file inside quotes, an oversized field) or the record outgrows either cap, the
+# record is taken to start with an unbalanced quote: its FIRST line is rejected and parsing
+# resumes at the very next physical line, which is replayed from a bounded buffer. An unclosed
+# quote is thus caught at the next line holding a normally quoted field ('"' then text), at end of
+# file, or at the cap, and costs only its own line. Real multi-line narratives stay far below the
+# caps (the CFPB file's longest record: 29 lines, 1.5 kB).
 MAX_RECORD_LINES = 500
 MAX_RECORD_BYTES = 1 << 20
 MAX_JSON_ITEM_CHARS = 16 << 20  # one JSON array item larger than this is rejected

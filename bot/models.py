@@ -42,6 +42,7 @@ class ScoredComplaint(BaseModel):
     semantic: float = 0.0
     recency: float = 0.0
     coverage: float = 0.0  # share of the proposal's content words the complaint contains
+    matched: int = 0  # how many of them
 
 
 class Proposal(BaseModel):

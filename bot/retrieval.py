@@ -93,27 +93,28 @@ class Retrieval:
 # Calibrated on the sample corpus (bench/labels_sample.json) and on proposals nothing bears on
 # ("Rename the tabs of the internal finance spreadsheet" tops out near 0.34 cosine and 0.2
 # coverage); see bench/README.md.
-SEMANTIC_STRONG = 0.40
+SEMANTIC_STRONG = 0.45
 SEMANTIC_WEAK = 0.28
 COVERAGE_MIN = 0.34
+MATCHED_MIN = 2  # one shared word ("stand" in "standard") is a coincidence, two are a topic
 
 
 def is_relevant(hit: ScoredComplaint, semantic_available: bool = True) -> bool:
+    lexical = hit.coverage >= COVERAGE_MIN and hit.matched >= MATCHED_MIN
     if not semantic_available:
-        return hit.coverage >= 0.5
-    return hit.semantic >= SEMANTIC_STRONG or (
-        hit.semantic >= SEMANTIC_WEAK and hit.coverage >= COVERAGE_MIN
-    )
+        return lexical and hit.coverage >= 0.5
+    return hit.semantic >= SEMANTIC_STRONG or (hit.semantic >= SEMANTIC_WEAK and lexical)
 
 
-def term_coverage(terms: list[str], text: str) -> float:
-    """Share of terms found in text, matching on a 5-letter stem so "weekends" finds "weekend"."""
+def term_coverage(terms: list[str], text: str) -> tuple[float, int]:
+    """(share, count) of terms found in text, on a 5-letter stem so "weekends" finds "weekend"."""
     # Numbers ("from 30 to 14 days") are the proposal's mechanics; customers rarely repeat them.
     terms = [t for t in terms if not t.isdigit()]
     if not terms:
-        return 0.0
+        return 0.0, 0
     words = {w[:5] for w in _WORD.findall(text.casefold())}
-    return sum(1 for t in terms if t[:5] in words) / len(terms)
+    matched = sum(1 for t in terms if t[:5] in words)
+    return matched / len(terms), matched
 
 
 @dataclass
@@ -140,7 +141,7 @@ class Retriever:
         bm25_weight: float = 0.35,
         recency_weight: float = 0.10,
         expansion_weight: float = 0.25,
-        diversity: float = 0.95,
+        diversity: float = 0.98,
     ) -> None:
         self.complaints = ComplaintStore(store)
         self.embedder = embedder
@@ -183,10 +184,9 @@ class Retriever:
             candidates[rid].complaint = complaint
         scored = self._score(list(candidates.values()), until)
         hits = self._diversify(scored, limit, self.diversity) if diverse else scored[:limit]
-        hits = [
-            h.model_copy(update={"coverage": round(term_coverage(terms, h.complaint.text), 4)})
-            for h in hits
-        ]
+        for i, h in enumerate(hits):
+            share, matched = term_coverage(terms, h.complaint.text)
+            hits[i] = h.model_copy(update={"coverage": round(share, 4), "matched": matched})
         return Retrieval(hits, len(candidates), since, until, terms, expansion,
                          semantic_available=self.embedder is not None)
 
