@@ -271,12 +271,13 @@ def serve(
 ) -> None:
     """Run the bot: Socket Mode when SLACK_APP_TOKEN is set, else HTTP on /slack/events."""
     from bot.app import build_components, build_scheduler, build_slack_app, health
+    from bot.logs import configure_logging
     from bot.slack.app import build_web_client
     from bot.slack.server import HttpServer, start_socket_mode
 
     settings = _settings()
     settings.require_slack()
-    logging.getLogger().setLevel(settings.log_level.upper())
+    configure_logging(settings.log_level)
     components = build_components(settings, db)
     client = build_web_client(settings)
     scheduler = build_scheduler(components, client)

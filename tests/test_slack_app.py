@@ -350,3 +350,18 @@ def test_a_failure_is_explained_in_the_thread_not_silent(stack: SandboxStack) ->
     failure = eventually(lambda: [m for m in thread_replies(stack, parent) if m.get("bot_id")])
     assert failure, emu.calls
     assert "Something went wrong on my side" in json.dumps(failure[-1]["blocks"])
+
+
+def test_info_logs_carry_no_tokens_or_complaint_text(stack: SandboxStack,
+                                                      caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    caplog.set_level(logging.INFO)
+    stack.driver.slash_command(PROPOSAL)
+    stack.emulator.wait_for("chat.postMessage", 2, timeout=10)
+    time.sleep(0.3)
+    logged = "\n".join(r.getMessage() for r in caplog.records if r.levelno >= logging.INFO)
+    assert "slack request kind=/emptychair" in logged
+    for secret in ("xoxb-sandbox-token", "sandbox-signing-secret", "30 day return window",
+                   "waited six weeks"):
+        assert secret not in logged

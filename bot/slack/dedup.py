@@ -8,6 +8,8 @@ from typing import Any
 
 from slack_bolt import BoltResponse
 
+from bot.logs import request_id
+
 log = logging.getLogger(__name__)
 
 
@@ -16,6 +18,8 @@ def dedup_middleware(claim: Callable[[str], bool]) -> Callable[..., Any]:
 
     def middleware(body: dict[str, Any], next: Callable[[], Any]) -> Any:  # noqa: A002
         event_id = body.get("event_id") if body.get("type") == "event_callback" else None
+        request_id.set(str(event_id or body.get("trigger_id") or body.get("type") or "-"))
+        log.info("slack request kind=%s", body.get("type") or body.get("command") or "?")
         if event_id and not claim(str(event_id)):
             log.info("duplicate delivery of event %s ignored", event_id)
             return BoltResponse(status=200, body="")
