@@ -241,13 +241,7 @@ class SlackDriver:
         thread_ts: str | None = None, *, event_id: str | None = None,
         retry_num: int | None = None,
     ) -> DriverResponse:
-        ts = ts or new_ts()
-        event: dict[str, Any] = {
-            "type": "app_mention", "user": user, "text": text, "ts": ts, "channel": channel,
-            "event_ts": ts, "team": self.team_id, "client_msg_id": str(uuid.uuid4()),
-        }
-        if thread_ts:
-            event["thread_ts"] = thread_ts
+        event = self._user_event("app_mention", channel, user, text, ts, thread_ts)
         return self.event(event, event_id=event_id, retry_num=retry_num)
 
     def message_event(
@@ -256,18 +250,26 @@ class SlackDriver:
         retry_num: int | None = None,
     ) -> DriverResponse:
         """A plain `message` event (message.channels / message.im subscriptions)."""
-        ts = ts or new_ts()
-        event: dict[str, Any] = {
-            "type": "message", "channel": channel, "user": user, "text": text, "ts": ts,
-            "event_ts": ts, "channel_type": self._channel_type(channel), "team": self.team_id,
-            "client_msg_id": str(uuid.uuid4()),
-        }
+        event = self._user_event("message", channel, user, text, ts, thread_ts)
+        event["channel_type"] = self._channel_type(channel)
         if thread_ts:
-            event["thread_ts"] = thread_ts
             parent = self._stored_message(channel, thread_ts)
             if parent and parent.get("user"):
                 event["parent_user_id"] = parent["user"]
         return self.event(event, event_id=event_id, retry_num=retry_num)
+
+    def _user_event(
+        self, kind: str, channel: str, user: str, text: str, ts: str | None,
+        thread_ts: str | None,
+    ) -> dict[str, Any]:
+        ts = ts or new_ts()
+        event: dict[str, Any] = {
+            "type": kind, "user": user, "text": text, "ts": ts, "channel": channel,
+            "event_ts": ts, "team": self.team_id, "client_msg_id": str(uuid.uuid4()),
+        }
+        if thread_ts:
+            event["thread_ts"] = thread_ts
+        return event
 
     def user_says(
         self, channel: str, user: str, text: str, thread_ts: str | None = None,
