@@ -112,7 +112,8 @@ def search(
     settings = _settings()
     store = build_store(settings, db)
     retriever = build_retriever(settings, store)
-    result = retriever.search(text, limit=limit, since_days=since or ALL_TIME_DAYS)
+    # Best first by score: theme diversity is for the bot's challenges, not for this listing.
+    result = retriever.search(text, limit=limit, since_days=since or ALL_TIME_DAYS, diverse=False)
     if as_json:
         out = [
             {
@@ -225,12 +226,13 @@ def brief(
     from bot.app import build_components
 
     settings = _settings()
+    if not dry_run:
+        settings.require_slack()  # before touching the database: a failed call changes nothing
     components = build_components(settings, db)
     if not dry_run:
         from bot.slack.app import build_web_client
         from bot.slack.briefs import post_brief
 
-        settings.require_slack()
         ts = post_brief(build_web_client(settings), components.service, channel, days)
         typer.echo(f"posted brief to {channel} (ts {ts})")
         return

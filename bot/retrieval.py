@@ -264,6 +264,8 @@ class Retriever:
         for c in cands:
             if c.complaint is None:
                 continue
+            if not c.bm25 and not c.bm25_expansion and c.semantic < SEMANTIC_WEAK:
+                continue  # a nearest neighbour that shares no word and little meaning is noise
             lexical = (c.bm25 + w_exp * c.bm25_expansion) / top_lex
             semantic = max(0.0, min(1.0, (c.semantic - 0.1) / 0.6))
             age_days = max(0.0, (now - c.complaint.created_at).total_seconds() / 86400)
