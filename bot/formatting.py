@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bot.models import Brief, ChairResponse, Challenge, Citation, Severity
+from bot.redact import redact
 
 Block = dict[str, Any]
 
@@ -60,9 +61,12 @@ _FALLBACK_PROPOSAL_LIMIT = 300
 # Safety helpers
 # ---------------------------------------------------------------------------------------------
 
-# All of Unicode's Cc except \t and \n, plus lone surrogates (they cannot be encoded as UTF-8,
-# so Slack's API would reject the whole message).
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+# All of Unicode's Cc except \t and \n, lone surrogates (they cannot be encoded as UTF-8, so
+# Slack's API would reject the whole message) and the bidi marks, embeddings, overrides and
+# isolates (Trojan Source): a quoted complaint could otherwise make a reader see reversed text.
+_CONTROL = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+)
 _NEWLINES = re.compile("\r\n?|[\u2028\u2029\x85]")
 # Slack's angle-bracket markup: <!channel>, <@U123|name>, <#C1|general>, <http://x|label> …
 _TOKEN = re.compile(r"<([^<>]*)>")
@@ -371,6 +375,8 @@ def format_proposal_parent(proposal: str, user_id: str) -> tuple[list[Block], st
     # Our own mention of the asker must survive, so it is built here from a validated id and
     # never passes through neutralize().
     who = f"<@{user_id}>" if _USER_ID.fullmatch(user_id) else "Someone"
+    # The channel sees the proposal redacted, like everything else the bot posts.
+    proposal = redact(proposal)
     body = safe(_tidy_lines(proposal, _PROPOSAL_MAX_LINES), _PROPOSAL_LIMIT)
     quoted = "\n".join(f"> {line}" for line in body.split("\n")) if body else "> _(no text)_"
     blocks = [

@@ -13,13 +13,13 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bot.embedding import load_embedder
 from bot.importer import run_import
 from bot.redact import contains_pii
 from bot.retrieval import Retriever
@@ -40,11 +40,13 @@ from tests.test_slack_app import (
     thread_replies,
 )
 
-FAST_LLM: dict[str, object] = {"EMPTYCHAIR_LLM_TIMEOUT": 0.5, "EMPTYCHAIR_LLM_RETRIES": 0,
+# No SDK retries unless a test wants them; a timeout generous for a local answer on a busy
+# machine (the timeout test lowers it).
+FAST_LLM: dict[str, object] = {"EMPTYCHAIR_LLM_TIMEOUT": 5, "EMPTYCHAIR_LLM_RETRIES": 0,
                                "EMPTYCHAIR_MODEL": "fault-model"}
 OFFLINE_MARK = "answered by the offline writer"
 FAILURE_TEXT = ("Something went wrong", "Traceback", "Exception")
-# C0 controls except \n (the brief's "no control characters except \n").
+# Posted text may keep \n; any other C0 control (\t included) is junk or an attack.
 C0_BUT_NEWLINE = re.compile("[\x00-\x09\x0b-\x1f]")
 
 
@@ -158,18 +160,22 @@ def write_csv(path: Path, rows: list[list[str]]) -> Path:
     return path
 
 
-WORDS = ("parcel refund return window courier late broken support phone checkout label "
-         "printer coat shoes exchange voucher weekend driver neighbour").split()
+WORDS = ("parcel", "refund", "return", "window", "courier", "late", "broken", "support", "phone",
+         "checkout", "label", "printer", "coat", "shoes", "exchange", "voucher", "weekend",
+         "driver", "neighbour")
 
 
 def generated_rows(n: int, prefix: str = "G") -> list[list[str]]:
-    """`n` complaints; row i carries the unique word `marker{i}` for FTS checks."""
+    """`n` complaints; row i carries the unique word `marker{i}` (for FTS checks), filler words
+    and, one row in 25, words a proposal about returns or parcels would match."""
     now = datetime.now(UTC)
     rows = []
     for i in range(n):
-        words = " ".join(WORDS[(i * 7 + k * 3) % len(WORDS)] for k in range(18))
+        filler = " ".join(f"w{(i * 31 + k * 977) % 9973}" for k in range(12))
+        topic = " ".join(WORDS[(i + k) % len(WORDS)] for k in range(4)) if i % 25 == 0 else ""
         rows.append([f"{prefix}{i:07d}", (now - timedelta(minutes=i)).isoformat(),
-                     f"marker{i} {words}.", ("returns", "delivery", "support")[i % 3]])
+                     f"marker{i} {filler} {topic}".rstrip() + ".",
+                     ("returns", "delivery", "support")[i % 3]])
     return rows
 
 
@@ -181,7 +187,8 @@ def test_40k_character_proposal_stays_within_slack_limits(
 ) -> None:
     fake_llm.responder = citing_first()
     sentence = "Cut the free-returns window from 30 to 14 days because the refund costs hurt. "
-    proposal = (sentence * (40_000 // len(sentence) + 1))[:40_000]
+    hostile = "🙂👩🏽‍💻" * 500 + "x" * 5000 + " <!channel> & <b>bold</b> " * 100
+    proposal = (sentence * 300 + hostile + sentence * 300)[:40_000]
     assert len(proposal) == 40_000
     stack = start_stack(tmp_path, fake_llm.base_url, **FAST_LLM)
     try:
@@ -238,9 +245,6 @@ def test_mention_in_a_2000_reply_thread_pages_and_keeps_the_prompt_bounded(
         stack.stop()
 
 
-@pytest.mark.xfail(strict=True, reason="bot/slack/threads.py fetch_thread stops paging after "
-                   "MAX_MESSAGES*4 messages and keeps the tail of what it read, so the newest "
-                   "replies of a >1600-message thread never reach the prompt")
 def test_long_thread_context_keeps_the_newest_replies(
     tmp_path: Path, fake_llm: FakeLLMServer
 ) -> None:
@@ -278,7 +282,8 @@ def test_emoji_rtl_and_control_characters_are_answered_and_never_echoed(
         stack.driver.slash_command(EMOJI_RTL_CONTROL)
         answer = slash_answer(stack)
         assert "The customer in the empty chair asks" in json.dumps(answer["blocks"])
-        assert "U1" in json.dumps(answer["blocks"]) or "U2" in json.dumps(answer["blocks"])
+        cited = json.dumps(answer["blocks"], ensure_ascii=False)
+        assert "`U1`" in cited or "`U2`" in cited  # the hostile complaints are quoted
 
         parent = stack.emulator.post_user_message(CHANNEL, "U0BOB", EMOJI_RTL_CONTROL)
         stack.driver.user_says(CHANNEL, "U0ALICE", "what would customers say? 🙂 שלום \x00\x1b",
@@ -296,9 +301,6 @@ def test_emoji_rtl_and_control_characters_are_answered_and_never_echoed(
         stack.stop()
 
 
-@pytest.mark.xfail(strict=True, reason="bot/formatting.py _CONTROL strips C0/C1 controls but not "
-                   "U+202E RIGHT-TO-LEFT OVERRIDE (category Cf): proposals and complaint quotes "
-                   "are posted with bidi overrides that can spoof what readers see")
 def test_bidi_override_is_never_posted(tmp_path: Path) -> None:
     stack = start_stack(tmp_path)
     ComplaintStore(stack.components.store).add_many([
@@ -320,8 +322,8 @@ def test_replayed_request_is_rejected(tmp_path: Path, monkeypatch: pytest.Monkey
 
     stack = start_stack(tmp_path)
     try:
-        body = ("command=%2Femptychair&text=cut+the+free+returns+window+to+14+days"
-                "&channel_id=C0MEET&user_id=U0ALICE&team_id=T0001").encode()
+        body = (b"command=%2Femptychair&text=cut+the+free+returns+window+to+14+days"
+                b"&channel_id=C0MEET&user_id=U0ALICE&team_id=T0001")
         now = int(time.time())
         signature = sign(SIGNING_SECRET, str(now), body)
         first = stack.driver.send(body, FORM, timestamp=now, signature=signature)
@@ -330,10 +332,10 @@ def test_replayed_request_is_rejected(tmp_path: Path, monkeypatch: pytest.Monkey
 
         # The very same bytes, five minutes later (the verifier's clock moves on) …
         real_now = slack_sdk.signature.Clock.now
-        monkeypatch.setattr(slack_sdk.signature.Clock, "now",
-                            lambda self: real_now(self) + 5 * 60 + 1)
-        replay = stack.driver.send(body, FORM, timestamp=now, signature=signature)
-        monkeypatch.undo()
+        with monkeypatch.context() as later:
+            later.setattr(slack_sdk.signature.Clock, "now",
+                          lambda self: real_now(self) + 5 * 60 + 1)
+            replay = stack.driver.send(body, FORM, timestamp=now, signature=signature)
         # … and a captured request whose timestamp is five minutes old, re-sent now.
         old = now - 5 * 60 - 1
         stale = stack.driver.send(body, FORM, timestamp=old, signature=sign(SIGNING_SECRET,
@@ -353,15 +355,16 @@ def _unknown_ids(body: dict[str, Any]) -> Reply:
 
 
 def _mass_mention(body: dict[str, Any]) -> Reply:
-    return Reply(content=draft("<!channel> @here <@U123> what about my refund?",
-                               retrieved_ids(body)[:2], why="<!here> <!everyone> @channel",
-                               answer="<@U123|boss> @everyone"))
+    return Reply(content=draft("<!channel> @here <@U123> what about my refund?\x00\x1b[31m",
+                               retrieved_ids(body)[:2], why="<!here> <!everyone> @channel\x07",
+                               answer="<@U123|boss> @everyone\t\x0b"))
 
 
 LLM_FAULTS: dict[str, tuple[list[Reply], Callable[[dict[str, Any]], Reply] | None,
                             dict[str, object], int, bool]] = {
     # name: (scripted replies, responder afterwards, settings, LLM requests, offline?)
-    "timeout": ([Reply(delay=5, content="{}")], None, {}, 1, True),
+    "timeout": ([Reply(delay=30, content="{}")], None, {"EMPTYCHAIR_LLM_TIMEOUT": 0.5}, 1,
+                True),
     "429_then_success": ([Reply(status=429, retry_after=0.01)], citing_first(),
                          {"EMPTYCHAIR_LLM_RETRIES": 1}, 2, False),
     "500_every_time": ([], lambda b: Reply(status=500, error_message="down"),
@@ -387,15 +390,17 @@ def test_llm_fault_still_ends_in_a_posted_answer(
         answer = slash_answer(stack)
         blocks = answer["blocks"]
         assert "The customer in the empty chair asks" in json.dumps(blocks, ensure_ascii=False)
-        closing = context_lines(blocks)
+        footer = context_lines(blocks)
         if offline:
-            assert OFFLINE_MARK in closing and "LLM unavailable" in closing
+            assert OFFLINE_MARK in footer and "LLM unavailable" in footer
         else:
-            assert "answered by the LLM (fault-model)" in closing
+            assert "answered by the LLM (fault-model)" in footer
         assert len(fake_llm.requests) == requests
         recorded = all_recorded_text(stack)
         for bad in (*FORBIDDEN, "<@U123"):
             assert bad not in recorded, bad
+        shown = [s for c in stack.emulator.calls for s in shown_text(c)]
+        assert [s[:120] for s in shown if C0_BUT_NEWLINE.search(s)] == []
         assert_no_failure_shown(stack)
         assert_no_exception_logged(caplog)
     finally:
@@ -405,18 +410,14 @@ def test_llm_fault_still_ends_in_a_posted_answer(
 # ------------------------------------------------------------------------------------- the store
 
 
-def test_import_while_20_threads_search(
-    tmp_path: Path, store: Store, caplog: pytest.LogCaptureFixture
-) -> None:
-    caplog.set_level(logging.DEBUG, logger="bot.retrieval")
+def test_import_while_20_threads_search(tmp_path: Path, store: Store) -> None:
     n = 20_000
     path = write_csv(tmp_path / "big.csv", generated_rows(n))
-    retriever = Retriever(store, load_embedder())
+    retriever = Retriever(store)  # shared (it is thread-safe); the Store gives each thread a conn
     errors: list[BaseException] = []
     done = threading.Event()
     searches = [0] * 20
     hits = [0] * 20
-    lock = threading.Lock()
     queries = ["cut the free returns window", "courier left the parcel with a neighbour",
                "weekend support phone line", "refund voucher for broken shoes"]
 
@@ -424,19 +425,22 @@ def test_import_while_20_threads_search(
         try:
             while not done.is_set():
                 found = retriever.search(queries[k % len(queries)], limit=12, since_days=90)
-                with lock:
-                    searches[k] += 1
-                    hits[k] += len(found.hits)
+                searches[k] += 1
+                hits[k] += len(found.hits)
+                # A pause like a user's: 20 threads spinning on the GIL would starve the import
+                # (a GIL convoy on each row's sqlite3_step), not exercise SQLite's locking.
+                done.wait(0.2)
         except BaseException as exc:  # noqa: BLE001 - any failure is the finding
             errors.append(exc)
 
+    waited: list[bool] = []
+
     def progress(seen: int) -> None:
-        # Between batches, let every reader search at least once more: the import and the
-        # searches interleave for the whole run, whatever the scheduler does.
-        with lock:
-            before = list(searches)
-        eventually(lambda: errors or all(a > b for a, b in zip(searches, before, strict=True)),
-                   timeout=30)
+        if not waited:  # the first batch is committed, the rest is still to come: every reader
+            before = list(searches)  # searches at least once while the import is under way
+            waited.append(bool(eventually(
+                lambda: errors or all(a > b for a, b in zip(searches, before, strict=True)),
+                timeout=30)))
 
     threads = [threading.Thread(target=searcher, args=(k,)) for k in range(20)]
     for t in threads:
@@ -448,11 +452,10 @@ def test_import_while_20_threads_search(
         for t in threads:
             t.join(timeout=60)
     assert errors == []
+    assert waited == [True]
     assert (summary.imported, summary.duplicates, summary.rejected) == (n, 0, 0)
     assert ComplaintStore(store).count() == n
-    assert all(s >= 10 for s in searches)  # at least one search per batch per thread
     assert sum(hits) > 0
-    assert not [r.getMessage() for r in caplog.records if "could not cache" in r.getMessage()]
     assert store.conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
 
 
@@ -460,10 +463,10 @@ def _count(db: Path) -> int:
     if not db.exists():
         return 0
     try:
-        with sqlite3.connect(db, timeout=5) as conn:
+        with closing(sqlite3.connect(db, timeout=5)) as conn:
             return int(conn.execute("SELECT count(*) FROM complaints").fetchone()[0])
     except sqlite3.OperationalError:
-        return 0  # not migrated yet
+        return 0  # not created or migrated yet
 
 
 def test_kill_9_during_import_leaves_a_consistent_resumable_store(tmp_path: Path) -> None:
@@ -483,7 +486,7 @@ def test_kill_9_during_import_leaves_a_consistent_resumable_store(tmp_path: Path
             proc.wait()
     assert proc.returncode == -signal.SIGKILL
 
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
         kept = conn.execute("SELECT count(*) FROM complaints").fetchone()[0]
         assert 0 < kept < n
@@ -499,17 +502,15 @@ def test_kill_9_during_import_leaves_a_consistent_resumable_store(tmp_path: Path
         missing = conn.execute("SELECT count(*) FROM complaints_fts WHERE complaints_fts "
                                "MATCH ?", [f'"marker{n - 1}"']).fetchone()[0]
         assert missing == 0
-    conn.close()
 
     again = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert again.returncode == 0, again.stderr
     assert f"imported {n - kept}, duplicates skipped {kept}, rejected 0" in again.stdout
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn:
         assert conn.execute("SELECT count(*) FROM complaints").fetchone()[0] == n
         assert conn.execute("SELECT count(*) FROM complaints_fts").fetchone()[0] == n
         conn.execute("INSERT INTO complaints_fts(complaints_fts) VALUES ('integrity-check')")
         assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
-    conn.close()
 
 
 # ------------------------------------------------------------------------------------------- PII
@@ -548,9 +549,10 @@ def pii_corpus(path: Path) -> Path:
     return write_csv(path, rows)
 
 
-def test_pii_never_reaches_the_llm_slack_or_the_database(
-    tmp_path: Path, fake_llm: FakeLLMServer
-) -> None:
+@pytest.fixture
+def pii_run(tmp_path: Path, fake_llm: FakeLLMServer) -> Iterator[SandboxStack]:
+    """A PII-laden export imported for real, then a /emptychair proposal and an @-mention in a
+    thread, both full of PII, answered through the LLM."""
     assert all(contains_pii(f"call {s} now") for s in RAW_PII)  # the fixtures are real PII
     fake_llm.responder = citing_first()
     stack = SandboxStack(tmp_path / "pii.db", llm_base_url=fake_llm.base_url,
@@ -561,7 +563,8 @@ def test_pii_never_reaches_the_llm_slack_or_the_database(
         e, p, c, i, s = (PII[k] for k in ("email", "phone", "card", "iban", "ssn"))
         stack.driver.slash_command(f"Cut the free returns window to 14 days; ask {e[0]} "
                                    f"({p[0]}) about the refund to card {c[0]}")
-        slash_answer(stack)
+        answer = slash_answer(stack)
+        assert "answered by the LLM (fault-model)" in context_lines(answer["blocks"])
         emu = stack.emulator
         parent = emu.post_user_message(CHANNEL, "U0BOB", f"Proposal: refund returns only to "
                                        f"IBAN like {i[0]} and shorten the return window; "
@@ -573,16 +576,40 @@ def test_pii_never_reaches_the_llm_slack_or_the_database(
         answer = thread_answer(stack, parent)
         assert "answered by the LLM (fault-model)" in context_lines(answer["blocks"])
         assert len(fake_llm.requests) == 2
-
-        sent_to_llm = json.dumps(fake_llm.requests, ensure_ascii=False)
-        sent_to_slack = json.dumps([c.params for c in emu.calls], ensure_ascii=False)
-        stack.components.store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        stored = "\n".join(stack.components.store.conn.iterdump())
-        raw_bytes = b"".join(f.read_bytes() for f in tmp_path.glob("pii.db*"))
-        for leak in pii_variants():
-            assert leak not in sent_to_llm, f"LLM saw {leak}"
-            assert leak not in stored and leak.encode() not in raw_bytes, f"DB holds {leak}"
-            assert leak not in sent_to_slack, f"Slack saw {leak}"
-        assert "[email]" in sent_to_llm and "[card]" in sent_to_llm and "[iban]" in sent_to_llm
+        yield stack
     finally:
         stack.stop()
+
+
+def is_proposal_echo(call: RecordedCall) -> bool:
+    """The channel post quoting a /emptychair proposal (see the test below)."""
+    return (call.method == "chat.postMessage" and "thread_ts" not in call.params
+            and "asked the empty chair about" in str(call.params.get("text")))
+
+
+def test_pii_never_reaches_the_llm_the_database_or_the_answers(
+    pii_run: SandboxStack, fake_llm: FakeLLMServer, tmp_path: Path
+) -> None:
+    calls = pii_run.emulator.calls
+    assert sum(map(is_proposal_echo, calls)) == 1
+    sent_to_llm = json.dumps(fake_llm.requests, ensure_ascii=False)
+    sent_to_slack = json.dumps([c.params for c in calls if not is_proposal_echo(c)],
+                               ensure_ascii=False)
+    store = pii_run.components.store
+    store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    stored = "\n".join(store.conn.iterdump())
+    raw_bytes = b"".join(f.read_bytes() for f in tmp_path.glob("pii.db*"))
+    for leak in pii_variants():
+        assert leak not in sent_to_llm, f"the LLM saw {leak}"
+        assert leak not in stored and leak.encode() not in raw_bytes, f"the database holds {leak}"
+        assert leak not in sent_to_slack, f"Slack saw {leak}"
+    for placeholder in ("[email]", "[phone]", "[card]", "[iban]", "[ssn]"):
+        assert placeholder in sent_to_llm
+
+
+def test_proposal_echoed_in_the_channel_is_redacted(pii_run: SandboxStack) -> None:
+    echo = [c for c in pii_run.emulator.calls if is_proposal_echo(c)]
+    assert len(echo) == 1
+    posted = json.dumps(echo[0].params, ensure_ascii=False)
+    assert "refund to card" in posted  # it is the echo of the proposal …
+    assert [leak for leak in pii_variants() if leak in posted] == []  # … without its PII

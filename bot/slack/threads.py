@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,20 +27,24 @@ class ThreadView:
 def fetch_thread(client: WebClient, channel: str, thread_ts: str) -> list[dict[str, Any]]:
     """The parent and replies, oldest first; a very long thread keeps its parent and its newest
     MAX_MESSAGES replies."""
-    messages: list[dict[str, Any]] = []
+    parent: list[dict[str, Any]] = []
+    tail: deque[dict[str, Any]] = deque(maxlen=MAX_MESSAGES - 1)
     cursor: str | None = None
+    # Pages to the end (replies come oldest first) and keeps a rolling window, so the newest
+    # replies are always in it and memory stays bounded however long the thread.
     while True:
         page = client.conversations_replies(
             channel=channel, ts=thread_ts, limit=200, cursor=cursor
         )
-        messages.extend(page.get("messages") or [])
-        if len(messages) > MAX_MESSAGES * 4:
-            break
+        for msg in page.get("messages") or []:
+            if not parent:
+                parent.append(msg)
+            else:
+                tail.append(msg)
         cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
         if not cursor:
             break
-    if len(messages) > MAX_MESSAGES:
-        messages = messages[:1] + messages[-(MAX_MESSAGES - 1):]
+    messages = parent + list(tail)
     return messages
 
 
