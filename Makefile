@@ -24,8 +24,15 @@ lint: $(STAMP)
 	$(BIN)/ruff check bot tests bench scripts
 	$(BIN)/mypy bot
 
+# BENCH_FLAGS=--quick: smaller sizes for the load and latency benchmarks.
+BENCH_FLAGS ?=
+
 bench: $(STAMP)
 	$(BIN)/python bench/retrieval_quality.py
+	$(BIN)/python bench/retrieval_latency.py $(BENCH_FLAGS)
+	$(BIN)/python bench/ingest.py $(BENCH_FLAGS)
+	$(BIN)/python bench/ack_latency.py $(BENCH_FLAGS)
+	$(BIN)/python bench/overhead.py $(BENCH_FLAGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import csv
+import logging
+import os
 import random
 import resource
 import statistics
 import sys
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -395,3 +398,35 @@ def load_embedder() -> tuple[Any | None, str]:
     if embedder is None:
         return None, "unavailable (load_embedder returned None)"
     return embedder, type(embedder).__name__
+
+
+class LogCounter(logging.Handler):
+    """Counts log records (WARNING and up by default) and keeps them off the output."""
+
+    def __init__(self, level: int = logging.WARNING) -> None:
+        super().__init__(level)
+        self.counts: Counter[str] = Counter()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        # logging.Handler.handle() already holds self.lock (an RLock) around emit().
+        self.counts[f"{record.name}:{record.getMessage()[:60]}"] += 1
+
+    def install(self) -> LogCounter:
+        root = logging.getLogger()
+        root.handlers[:] = [self]
+        root.setLevel(self.level)
+        return self
+
+    def matching(self, text: str) -> int:
+        with self.lock:
+            return sum(n for key, n in self.counts.items() if text in key)
+
+
+def emit_machine(when: str) -> None:
+    """CPU count and load: timings on a shared machine are only as good as its idleness."""
+    if when == "start":
+        emit("machine.cpus", os.cpu_count() or "?")
+    try:
+        emit(f"machine.loadavg_1m.{when}", round(os.getloadavg()[0], 2))
+    except OSError:
+        emit(f"machine.loadavg_1m.{when}", "n/a")

@@ -16,6 +16,7 @@ from typing import Any
 from common import (  # bench/common.py: the script's folder is on sys.path
     add_synthetic,
     emit,
+    emit_machine,
     load_embedder,
     note,
     percentile,
@@ -213,6 +214,7 @@ def main(argv: list[str] | None = None) -> int:
         sizes = sorted({int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()})
     else:
         sizes = list(QUICK_SIZES if args.quick else DEFAULT_SIZES)
+    emit_machine("start")
     started = time.perf_counter()
     try:
         run(sizes, max(1, args.queries), args.workdir, not args.no_profile)
@@ -220,6 +222,7 @@ def main(argv: list[str] | None = None) -> int:
         emit("error", f"{type(exc).__name__}: {exc}")
         traceback.print_exc(file=sys.stderr)
     emit("retrieval.total.seconds", time.perf_counter() - started)
+    emit_machine("end")
     return 0
 
 

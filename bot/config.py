@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     # HTTP mode
     host: str = Field("0.0.0.0", alias="EMPTYCHAIR_HOST")
     port: int = Field(3000, alias="EMPTYCHAIR_PORT", ge=0, le=65535)
+    # Answers in progress at once; each mostly waits on the LLM, so threads are cheap.
+    workers: int = Field(32, alias="EMPTYCHAIR_WORKERS", ge=1, le=256)
 
     # Store and content
     db_path: Path = Field(DEFAULT_DB, alias="EMPTYCHAIR_DB")

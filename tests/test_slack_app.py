@@ -123,6 +123,39 @@ def test_slash_command_acks_before_a_slow_llm_then_posts_parent_and_thread(
         stack.stop()
 
 
+def test_acks_never_wait_behind_answers_in_progress(tmp_path: Path, llm: FakeLLMServer) -> None:
+    """Eight commands while the LLM holds every answer: each is acked and all eight answers are
+    in progress at once (Bolt's default 5-thread pool made the sixth ack time out)."""
+    release = threading.Event()
+
+    def held(body: dict) -> Reply:
+        release.wait(30)
+        return Reply(content=json.dumps({"challenges": [{
+            "question": "What if I'm travelling?", "why_it_matters": "R1 says so.",
+            "severity": "high", "complaint_ids": ["R1"], "what_would_answer_it": "Data."}]}))
+
+    llm.responder = held
+    stack = start_stack(tmp_path, llm.base_url, EMPTYCHAIR_LLM_TIMEOUT=40,
+                        EMPTYCHAIR_LLM_RETRIES=0)
+    users = [f"U0USER{i}" for i in range(8)]
+    try:
+        statuses = [stack.driver.slash_command(PROPOSAL, channel=CHANNEL, user=u).status
+                    for u in users]
+        assert statuses == [200] * 8
+        assert eventually(lambda: len(llm.requests) == 8, timeout=20)
+        release.set()
+        stack.emulator.wait_for("chat.postMessage", 16, timeout=30)
+        parents = [m for m in stack.emulator.messages(CHANNEL) if "thread_ts" not in m
+                   or m.get("thread_ts") == m.get("ts")]
+        assert len(parents) == 8
+        answered = [len([m for m in thread_replies(stack, p["ts"]) if m.get("blocks")])
+                    for p in parents]
+        assert answered == [1] * 8
+    finally:
+        release.set()
+        stack.stop()
+
+
 def test_mention_in_thread_reads_the_thread_and_answers_there(stack: SandboxStack) -> None:
     emu = stack.emulator
     parent = emu.post_user_message(CHANNEL, "U0BOB", "Proposal: cut the free returns window "

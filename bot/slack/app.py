@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from slack_bolt import App
 from slack_sdk import WebClient
@@ -43,6 +44,13 @@ def build_bolt_app(
 ) -> App:
     settings.require_slack()
     app = App(
+        # Acks run on the request's own thread and the lazy listeners (the answers) on a pool of
+        # their own size. Bolt's default runs both on one 5-thread pool, so five answers waiting
+        # on the LLM starved every new ack past Slack's 3 s (bench/ack_latency.py measured it).
+        process_before_response=True,
+        listener_executor=ThreadPoolExecutor(
+            max_workers=settings.workers, thread_name_prefix="emptychair-answer"
+        ),
         # Socket Mode requests come over an authenticated websocket, not signed HTTP.
         signing_secret=settings.slack_signing_secret or None,
         request_verification_enabled=bool(settings.slack_signing_secret),

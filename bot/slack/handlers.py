@@ -195,7 +195,7 @@ def register(app: App, service: ChairService, extra: dict[str, Callable[..., Non
     app.event("app_mention")(ack=ack_now, lazy=[on_mention])
     app.shortcut(SHORTCUT)(ack=ack_now, lazy=[on_shortcut])
     app.action(VOTE_ACTIONS)(ack=ack_now, lazy=[on_vote])
-    app.event("app_home_opened")(on_home)
+    app.event("app_home_opened")(ack=ack_now, lazy=[on_home])
 
     @app.event("message")
     def ignore_messages() -> None:
