@@ -309,6 +309,16 @@ def count_log(path: Path) -> tuple[Counter[str], int]:
     return warnings, not_acked
 
 
+_ACKED = re.compile(r"slack request acked ms=([0-9.]+)")
+
+
+def acked_ms(path: Path) -> list[float]:
+    """The bot's "slack request acked ms=…" log lines: its time from request to response."""
+    with contextlib.suppress(OSError), path.open(errors="replace") as fh:
+        return [float(m.group(1)) for line in fh if (m := _ACKED.search(line))]
+    return []
+
+
 @contextlib.contextmanager
 def bot_process(env: dict[str, str], port: int, workdir: Path,
                 info: dict[str, Any]) -> Iterator[None]:
@@ -364,6 +374,15 @@ def run_process_phase(plan: Plan, workdir: Path) -> float | None:
     finally:
         emulator.stop()
         if "exit_code" in info:
+            server_ms = acked_ms(info["stderr"])
+            if server_ms:
+                # The bot's own handling time, from its log: the client-side figures above
+                # also hold the load generator's and the emulator's share of the 2 cores.
+                emit("ack.server.requests", len(server_ms))
+                emit("ack.server.p50_ms", percentile(server_ms, 50))
+                emit("ack.server.p99_ms", percentile(server_ms, 99))
+                emit("ack.server.max_ms", max(server_ms))
+                emit("ack.server.p99_over_target", percentile(server_ms, 99) / ACK_TARGET_MS)
             warnings, not_acked = count_log(info["stderr"])
             # Bolt logs this when an ack function did not run within its 3 s ack_timeout.
             emit("bolt.ack_not_called_warnings", not_acked)

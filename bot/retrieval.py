@@ -50,6 +50,7 @@ _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?", re.UNICODE)
 
 SEMANTIC_SCAN_CAP = 20_000  # most recent vectors scanned per query
 CANDIDATES = 300
+SEARCH_SLOTS = 1  # searches run at once per process (see Retriever.__init__)
 
 
 def query_terms(text: str, max_terms: int = 24) -> list[str]:
@@ -151,6 +152,11 @@ class Retriever:
         self.expansion_weight = expansion_weight
         self.diversity = diversity
         self._cache_lock = threading.Lock()
+        # Searches are CPU-bound Python and share one GIL: running several at once makes none
+        # faster, but starves the request threads that must ack Slack within 3 s. One at a
+        # time kept the bot's own ack p99 at 33 ms instead of 131 ms with 50 commands in
+        # flight (bench/ack_latency.py, 2 cores).
+        self._search_slot = threading.BoundedSemaphore(SEARCH_SLOTS)
         self._scan_cache: dict[tuple[object, ...], tuple[np.ndarray, np.ndarray]] = {}
 
     def search(
@@ -160,6 +166,12 @@ class Retriever:
         limit: int = 10,
         since_days: int | None = None,
         diverse: bool = True,
+    ) -> Retrieval:
+        with self._search_slot:
+            return self._search(text, limit=limit, since_days=since_days, diverse=diverse)
+
+    def _search(
+        self, text: str, *, limit: int, since_days: int | None, diverse: bool
     ) -> Retrieval:
         until = self.clock()
         since = until - timedelta(days=since_days or self.window_days)

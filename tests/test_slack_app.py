@@ -395,6 +395,8 @@ def test_info_logs_carry_no_tokens_or_complaint_text(stack: SandboxStack,
     time.sleep(0.3)
     logged = "\n".join(r.getMessage() for r in caplog.records if r.levelno >= logging.INFO)
     assert "slack request kind=/emptychair" in logged
+    acked = [r for r in caplog.records if r.getMessage().startswith("slack request acked ms=")]
+    assert len(acked) == 1  # one line per HTTP request, for watching ack times under load
     for secret in ("xoxb-sandbox-token", "sandbox-signing-secret", "30 day return window",
                    "waited six weeks"):
         assert secret not in logged
