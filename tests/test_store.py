@@ -18,7 +18,8 @@ def test_migrations_apply_once_and_twice_is_harmless(tmp_path: Path) -> None:
     first = Store(path)
     names = [r[0] for r in first.conn.execute(
         "SELECT name FROM _sqlite_migrations ORDER BY rowid")]
-    assert names == ["m001_complaints", "m002_vectors", "m003_slack_state", "m004_schedules"]
+    assert names == ["m001_complaints", "m002_vectors", "m003_slack_state", "m004_schedules",
+                     "m005_drop_text_hash_index"]
     apply_migrations(first.db)
     second = Store(path)
     again = [r[0] for r in second.conn.execute("SELECT name FROM _sqlite_migrations")]
