@@ -400,3 +400,19 @@ def test_info_logs_carry_no_tokens_or_complaint_text(stack: SandboxStack,
     for secret in ("xoxb-sandbox-token", "sandbox-signing-secret", "30 day return window",
                    "waited six weeks"):
         assert secret not in logged
+
+
+def test_start_logs_no_warning_when_the_token_is_in_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """As in production, SLACK_BOT_TOKEN is set: Bolt's "token will be unused" is noise."""
+    import logging
+
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-sandbox-token")
+    caplog.set_level(logging.WARNING)
+    stack = start_stack(tmp_path)
+    try:
+        assert stack.driver.slash_command("help").status == 200
+    finally:
+        stack.stop()
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []

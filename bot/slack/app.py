@@ -21,6 +21,19 @@ from bot.slack.briefs import brief_commands
 from bot.slack.dedup import dedup_middleware
 
 
+class _DropClientTokenWarning(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN from the environment even when given a client, then warns
+    that the token is unused on every start; the client (with our retry handlers and base URL)
+    carries the same token, so the warning is noise in production logs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in record.getMessage()
+
+
+_BOLT_LOG = logging.getLogger("bot.slack.bolt")
+_BOLT_LOG.addFilter(_DropClientTokenWarning())
+
+
 def build_web_client(settings: Settings) -> WebClient:
     client = WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_base_url,
                        timeout=15)
@@ -55,7 +68,7 @@ def build_bolt_app(
         signing_secret=settings.slack_signing_secret or None,
         request_verification_enabled=bool(settings.slack_signing_secret),
         client=client or build_web_client(settings),  # carries the bot token
-        logger=logging.getLogger("bot.slack.bolt"),
+        logger=_BOLT_LOG,
     )
     app.use(dedup_middleware(service.claim_event))
     handlers.register(
