@@ -32,7 +32,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from common import ROOT, LogCounter, emit, emit_machine, note, percentile, proposals  # bench/
+from common import (  # bench/common.py
+    ROOT,
+    LogCounter,
+    emit,
+    note,
+    percentile,
+    proposals,
+    run_reported,
+)
 
 DRIVER_TIMEOUT = 30.0
 ACK_LIMIT_MS = 3000.0  # Slack shows the user an error when the ack takes longer
@@ -481,16 +489,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     phases = (["inprocess"] if args.in_process
               else ["process"] if args.no_compare else ["process", "inprocess"])
-    emit_machine("start")
-    started = time.perf_counter()
-    try:
-        run(plan, phases)
-    except Exception as exc:  # a benchmark reports, it does not fail the build
-        emit("error", f"{type(exc).__name__}: {exc}")
-        traceback.print_exc(file=sys.stderr)
-    emit("ack.total.seconds", time.perf_counter() - started)
-    emit_machine("end")
-    return 0
+    return run_reported("ack", lambda: run(plan, phases))
 
 
 if __name__ == "__main__":

@@ -9,8 +9,10 @@ import random
 import resource
 import statistics
 import sys
+import time
+import traceback
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -420,6 +422,21 @@ class LogCounter(logging.Handler):
     def matching(self, text: str) -> int:
         with self.lock:
             return sum(n for key, n in self.counts.items() if text in key)
+
+
+def run_reported(name: str, body: Callable[[], object]) -> int:
+    """Runs a benchmark's body between machine lines and its `<name>.total.seconds`; a failure
+    is reported as an `error:` line, never as a failed build. Returns the exit code (0)."""
+    emit_machine("start")
+    started = time.perf_counter()
+    try:
+        body()
+    except Exception as exc:  # a benchmark reports, it does not fail the build
+        emit("error", f"{type(exc).__name__}: {exc}")
+        traceback.print_exc(file=sys.stderr)
+    emit(f"{name}.total.seconds", time.perf_counter() - started)
+    emit_machine("end")
+    return 0
 
 
 def emit_machine(when: str) -> None:

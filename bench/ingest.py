@@ -10,16 +10,15 @@ import sys
 import tempfile
 import threading
 import time
-import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
-from common import (  # bench/common.py (script folder)
+from common import (
     ROOT,
     emit,
-    emit_machine,
     note,
     ratio,
+    run_reported,  # bench/common.py (script folder)
     write_csv,
 )
 
@@ -170,16 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.child_import:
         return child_import(*args.child_import)
     rows = args.rows or (QUICK_ROWS if args.quick else DEFAULT_ROWS)
-    emit_machine("start")
-    started = time.perf_counter()
-    try:
-        run(max(1, rows), args.keep)
-    except Exception as exc:  # a benchmark reports, it does not fail the build
-        emit("error", f"{type(exc).__name__}: {exc}")
-        traceback.print_exc(file=sys.stderr)
-    emit("ingest.total.seconds", time.perf_counter() - started)
-    emit_machine("end")
-    return 0
+    return run_reported("ingest", lambda: run(max(1, rows), args.keep))
 
 
 if __name__ == "__main__":

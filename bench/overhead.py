@@ -6,19 +6,18 @@ import argparse
 import sys
 import tempfile
 import time
-import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 
 from ack_latency import FakeLLM  # bench/ack_latency.py: the same citing fake LLM
-from common import (  # bench/common.py
+from common import (
     LogCounter,
     emit,
-    emit_machine,
     note,
     percentile,
     proposals,
     ratio,
+    run_reported,  # bench/common.py
 )
 
 TARGET_MS = 150.0
@@ -147,16 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer proposals")
     args = parser.parse_args(argv)
     n = args.proposals or (20 if args.quick else 60)
-    emit_machine("start")
-    started = time.perf_counter()
-    try:
-        run(max(1, n), args.llm_latency_ms / 1000)
-    except Exception as exc:  # a benchmark reports, it does not fail the build
-        emit("error", f"{type(exc).__name__}: {exc}")
-        traceback.print_exc(file=sys.stderr)
-    emit("overhead.total.seconds", time.perf_counter() - started)
-    emit_machine("end")
-    return 0
+    return run_reported("overhead", lambda: run(max(1, n), args.llm_latency_ms / 1000))
 
 
 if __name__ == "__main__":

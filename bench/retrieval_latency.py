@@ -9,19 +9,18 @@ import pstats
 import sys
 import tempfile
 import time
-import traceback
 from pathlib import Path
 from typing import Any
 
-from common import (  # bench/common.py: the script's folder is on sys.path
+from common import (
     add_synthetic,
     emit,
-    emit_machine,
     load_embedder,
     note,
     percentile,
     proposals,
     ratio,
+    run_reported,  # bench/common.py: the script's folder is on sys.path
 )
 
 DEFAULT_SIZES = (10_000, 100_000, 1_000_000)
@@ -214,16 +213,9 @@ def main(argv: list[str] | None = None) -> int:
         sizes = sorted({int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()})
     else:
         sizes = list(QUICK_SIZES if args.quick else DEFAULT_SIZES)
-    emit_machine("start")
-    started = time.perf_counter()
-    try:
-        run(sizes, max(1, args.queries), args.workdir, not args.no_profile)
-    except Exception as exc:  # a benchmark reports, it does not fail the build
-        emit("error", f"{type(exc).__name__}: {exc}")
-        traceback.print_exc(file=sys.stderr)
-    emit("retrieval.total.seconds", time.perf_counter() - started)
-    emit_machine("end")
-    return 0
+    return run_reported(
+        "retrieval", lambda: run(sizes, max(1, args.queries), args.workdir, not args.no_profile)
+    )
 
 
 if __name__ == "__main__":
