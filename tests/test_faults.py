@@ -613,3 +613,30 @@ def test_proposal_echoed_in_the_channel_is_redacted(pii_run: SandboxStack) -> No
     posted = json.dumps(echo[0].params, ensure_ascii=False)
     assert "refund to card" in posted  # it is the echo of the proposal …
     assert [leak for leak in pii_variants() if leak in posted] == []  # … without its PII
+
+
+def test_thread_parent_repeated_on_every_page_is_read_once() -> None:
+    """Slack may start each page of conversations.replies with the parent again."""
+    from slack_sdk import WebClient
+
+    from bot.sandbox.emulator import SlackEmulator
+    from bot.sandbox.stack import BOT_TOKEN
+    from bot.slack.threads import fetch_thread
+
+    emu = SlackEmulator(repeat_thread_parent=True).start()
+    try:
+        parent = emu.post_user_message(CHANNEL, "U0BOB", "Proposal: shorter return window")
+        for i in range(450):
+            emu.post_user_message(CHANNEL, "U0CAROL", f"Reply {i:04d}", thread_ts=parent)
+        messages = fetch_thread(WebClient(token=BOT_TOKEN, base_url=emu.base_url), CHANNEL,
+                                parent)
+        pages = emu.calls_to("conversations.replies")
+    finally:
+        emu.stop()
+    assert len(pages) == 3
+    texts = [m["text"] for m in messages]
+    assert texts.count("Proposal: shorter return window") == 1
+    assert texts[0] == "Proposal: shorter return window"
+    assert texts[-1] == "Reply 0449"
+    assert len(texts) == 400  # the parent and the newest 399 replies
+    assert texts[1] == "Reply 0051"

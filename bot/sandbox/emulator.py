@@ -180,7 +180,11 @@ class SlackEmulator:
         team_domain: str = "emptychair-sandbox", bot_user_id: str = "U0BOT",
         bot_id: str = "B0BOT", bot_name: str = "emptychair", app_id: str = "A0EMPTYCHAIR",
         seed: bool = True, clock: Callable[[], float] = time.time, host: str = "127.0.0.1",
+        repeat_thread_parent: bool = False,
     ) -> None:
+        # Slack has been seen to start every page of conversations.replies with the thread's
+        # parent, not only the first; this lets tests serve threads that way.
+        self.repeat_thread_parent = repeat_thread_parent
         self.team_id, self.team_name, self.team_domain = team_id, team_name, team_domain
         self.bot_user_id, self.bot_id, self.bot_name, self.app_id = (
             bot_user_id, bot_id, bot_name, app_id)
@@ -968,6 +972,8 @@ class SlackEmulator:
             raise ApiError("thread_not_found")
         thread = [m for m in thread if m["ts"] == ts or _in_window(m["ts"], params)]
         page, cursor = self._page(thread, params, 1000, 1000)
+        if self.repeat_thread_parent and params.get("cursor") and thread[0]["ts"] == ts:
+            page = [thread[0], *page]
         return {"messages": [self._message_out(ch.id, m) for m in page],
                 "has_more": bool(cursor), "response_metadata": {"next_cursor": cursor}}
 

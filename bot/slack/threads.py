@@ -39,7 +39,7 @@ def fetch_thread(client: WebClient, channel: str, thread_ts: str) -> list[dict[s
         for msg in page.get("messages") or []:
             if not parent:
                 parent.append(msg)
-            else:
+            elif msg.get("ts") != parent[0].get("ts"):  # later pages may repeat the parent
                 tail.append(msg)
         cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
         if not cursor:
