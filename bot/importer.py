@@ -166,8 +166,7 @@ def run_import(
     finally:
         reader.stop.set()
         thread.join()
-    writer_used = reader.wrote_rejects
-    if not writer_used and rejects_file.exists():
+    if not reader.wrote_rejects and rejects_file.exists():
         rejects_file.unlink()  # a stale report from an earlier run would mislead
     summary.imported = result.inserted
     summary.duplicates = result.duplicates
