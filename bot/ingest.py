@@ -31,7 +31,9 @@ __all__ = [
     "read_complaints",
 ]
 
-FIELDS = ("id", "created_at", "text", "theme", "channel", "segment", "severity")
+FIELDS = (
+    "id", "created_at", "text", "theme", "sub_theme", "channel", "segment", "severity", "url",
+)
 
 Format = Literal["csv", "json", "jsonl"]
 
@@ -69,12 +71,23 @@ _CANDIDATES: dict[str, tuple[str, ...]] = {
         "conversationmessage.body", "subject",
     ),
     "theme": ("theme", "product", "category", "topic", "tags", "issue"),
+    "sub_theme": ("subtheme", "issue", "subcategory", "subtopic", "subproduct"),
     "channel": (
         "channel", "via", "source", "platform", "submittedvia", "via.channel", "source.type",
     ),
     "segment": ("segment", "plan", "tier", "customersegment"),
     "severity": ("severity", "priority", "rating", "score", "stars", "starrating", "urgency"),
+    "url": ("url", "htmlurl", "link", "permalink", "ticketurl"),
 }
+# Unmapped columns are kept as attributes, except those that name a person or their details:
+# redaction finds personal data in prose, not a bare name in a "requester" column.
+_PERSONAL_COLUMN = re.compile(
+    r"name|mail|phone|address|street|zip|postcode|postal|ssn|social|birth|dob|ipaddr|^ip$|"
+    r"requester|submitter|assignee|author|user|customer|contact|account|card|iban|password|"
+    r"token|secret|tagsbody"
+)
+MAX_ATTRIBUTES = 30
+MAX_ATTRIBUTE_CHARS = 300
 _STAR_COLUMNS = frozenset(("rating", "score", "stars", "starrating"))
 _TAG_COLUMNS = frozenset(("tags", "tag"))
 
@@ -287,10 +300,47 @@ def _severity(column: str, value: str) -> str:
     return _one_line(value)
 
 
+def _tags(value: str) -> list[str]:
+    return [t for t in re.split(r"[,;|\s]+", value.strip()) if t]
+
+
 def _theme(column: str, value: str) -> str:
     if column in _TAG_COLUMNS:
-        value = next(iter(re.split(r"[,;|\s]+", value.strip())), "")
+        value = next(iter(_tags(value)), "")
     return _one_line(value) or "general"
+
+
+def _sub_theme(values: dict[str, tuple[str, object]], got: dict[str, str]) -> str:
+    if "sub_theme" in got:
+        column = values["sub_theme"][0]
+        if column in _TAG_COLUMNS:
+            return _one_line(next(iter(_tags(got["sub_theme"])), ""))
+        return _one_line(got["sub_theme"])
+    if "theme" in got and values["theme"][0] in _TAG_COLUMNS:
+        tags = _tags(got["theme"])  # help desks tag coarse to fine: the second tag refines
+        return _one_line(tags[1]) if len(tags) > 1 else ""
+    return ""
+
+
+def attributes(extra: dict[str, object]) -> dict[str, str]:
+    """Unmapped source columns worth keeping: scalars, redacted and capped, none personal."""
+    out: dict[str, str] = {}
+    for key, value in extra.items():
+        if len(out) >= MAX_ATTRIBUTES:
+            break
+        name = " ".join(str(key).split())[:60]
+        if not name or _PERSONAL_COLUMN.search(_norm(name)):
+            continue
+        if isinstance(value, list):
+            if not all(isinstance(v, str | int | float | bool) for v in value):
+                continue
+            value = ", ".join(_as_str(v) for v in value)
+        if isinstance(value, dict) or value is None:
+            continue
+        text = " ".join(_as_str(value).split())
+        if text and not _SURROGATE.search(text):
+            out[name] = redact(text[:MAX_ATTRIBUTE_CHARS])
+    return out
 
 
 def _redacted_raw(raw: str) -> str:
@@ -299,7 +349,8 @@ def _redacted_raw(raw: str) -> str:
 
 
 def _build(
-    values: dict[str, tuple[str, object]], line: int, source: str, default_tz: tzinfo
+    values: dict[str, tuple[str, object]], line: int, source: str, default_tz: tzinfo,
+    extra: dict[str, object] | None = None,
 ) -> Complaint | str:
     """One record's field values (field → (column, value)) → a Complaint, or why not."""
     got = {field: _as_str(v) for field, (_, v) in values.items() if v is not None}
@@ -327,12 +378,23 @@ def _build(
         created_at=created_at,
         text=redact(text),
         theme=_theme(values["theme"][0], got["theme"]) if "theme" in got else "general",
+        sub_theme=_sub_theme(values, got),
         channel=_one_line(got.get("channel", "")),
         segment=_one_line(got.get("segment", "")),
         severity=_severity(values["severity"][0], got["severity"]) if "severity" in got else "",
         source=source,
         source_ref=f"line {line}",
+        url=_url(got.get("url", "")),
+        attributes=attributes(extra) if extra else {},
     )
+
+
+def _url(value: str) -> str:
+    # only links a reader can follow; anything else (javascript:, mailto:, junk) is dropped
+    value = value.strip()
+    if re.fullmatch(r"https?://[^\s<>|\x00-\x1f]{1,2000}", value):
+        return value
+    return ""
 
 
 def _result(built: Complaint | str, line: int, raw: str) -> Row | Reject:
@@ -448,6 +510,7 @@ def _csv_columns(
         for key in candidates:
             if key in index and key not in used:
                 columns[field] = (key, index[key])
+                used.add(key)
                 break
     for field in ("text", "created_at"):
         if field not in columns:
@@ -478,6 +541,8 @@ def _read_csv(
         if feed.bad:
             raise IngestError(f"{path.name}: the header line is not valid UTF-8")
         columns = _csv_columns(header, mapping, path)
+        taken = {i for _, i in columns.values()}
+        extras = [(name, i) for i, name in enumerate(header) if i not in taken and name.strip()]
         while True:
             feed.start()
             try:
@@ -508,7 +573,10 @@ def _read_csv(
                 field: (key, record[i] if i < len(record) else None)
                 for field, (key, i) in columns.items()
             }
-            built = _build(values, line, source, default_tz)
+            extra: dict[str, object] = {
+                name.lstrip("\ufeff"): record[i] for name, i in extras if i < len(record)
+            }
+            built = _build(values, line, source, default_tz, extra)
             # the raw text is only assembled for a reject: good rows never pay for it
             yield Row(line, built) if isinstance(built, Complaint) else Reject(
                 line, built, _redacted_raw(feed.raw()))
@@ -537,15 +605,30 @@ _Paths = dict[str, tuple[tuple[str, ...], ...]]  # field → candidate paths, in
 
 
 def _json_values(obj: dict[str, object], paths_by_field: _Paths) -> dict[str, tuple[str, object]]:
+    return _json_fields(obj, paths_by_field)[0]
+
+
+def _json_fields(
+    obj: dict[str, object], paths_by_field: _Paths
+) -> tuple[dict[str, tuple[str, object]], dict[str, object]]:
+    """(field → (key, value), the unmapped top-level keys and their values)."""
     top = _normalised(obj)
     values: dict[str, tuple[str, object]] = {}
+    used: set[str] = set()
     for field, paths in paths_by_field.items():
         for path in paths:
-            value = _scalar(_walk(top, path))
+            if len(path) == 1 and path[0] in used:
+                continue
+            raw = _walk(top, path)
+            if path[-1] in _TAG_COLUMNS and isinstance(raw, list):
+                raw = ",".join(_as_str(t) for t in raw if isinstance(t, str | int))
+            value = _scalar(raw)
             if value is not None:  # JSON objects differ record to record: first usable wins
                 values[field] = (path[-1], value)
+                used.add(path[0])
                 break
-    return values
+    extra = {key: value for key, value in obj.items() if _norm(key) not in used}
+    return values, extra
 
 
 _DEFAULT_PATHS: _Paths = {
@@ -572,7 +655,8 @@ def _from_object(
 ) -> Row | Reject:
     if not isinstance(obj, dict):
         return Reject(line, f"not a JSON object ({type(obj).__name__})", _redacted_raw(raw))
-    return _result(_build(_json_values(obj, paths), line, source, default_tz), line, raw)
+    values, extra = _json_fields(obj, paths)
+    return _result(_build(values, line, source, default_tz, extra), line, raw)
 
 
 def _read_jsonl(

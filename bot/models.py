@@ -26,11 +26,15 @@ class Complaint(BaseModel):
     created_at: datetime  # timezone-aware UTC
     text: str
     theme: str = "general"
+    sub_theme: str = ""  # the source's finer category (CFPB issue, a second tag …)
     channel: str = ""  # where the customer spoke: email, phone, app_review, chat, slack …
     segment: str = ""  # customer segment, e.g. "consumer", "business", "premium"
     severity: str = ""  # as given by the source, free text ("high", "3", "urgent" …)
     source: str = ""  # the file or system it came from
     source_ref: str = ""  # where inside the source, e.g. "line 42"
+    url: str = ""  # the ticket or message this came from, when the source has one
+    attributes: dict[str, str] = Field(default_factory=dict)  # unmapped source columns
+    visible_in: str = ""  # '' quotable anywhere; else only in this Slack conversation
 
 
 class ScoredComplaint(BaseModel):

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -15,13 +13,8 @@ from bot.store.db import Store
 
 COLUMNS = (
     "id", "created_at", "text", "theme", "channel", "segment", "severity", "source", "source_ref",
+    "sub_theme", "url", "attributes", "visible_in",
 )
-_WS = re.compile(r"\s+")
-
-
-def text_hash(text: str) -> str:
-    """Identity of a complaint's wording: case and whitespace do not make a new complaint."""
-    return hashlib.sha1(_WS.sub(" ", text).strip().casefold().encode("utf-8")).hexdigest()
 
 
 def to_iso(moment: datetime) -> str:
@@ -37,7 +30,19 @@ def from_iso(value: str) -> datetime:
 def row_to_complaint(row: sqlite3.Row | dict | tuple) -> Complaint:
     values = dict(zip(COLUMNS, row, strict=False)) if isinstance(row, tuple) else dict(row)
     values["created_at"] = from_iso(values["created_at"])
+    values["attributes"] = json.loads(values["attributes"] or "{}")
     return Complaint(**{k: values[k] for k in COLUMNS})
+
+
+# BM25 weight of text, theme and sub-theme: a category word counts less than the customer's own.
+FTS_WEIGHTS = (1.0, 0.3, 0.3)
+
+
+def visible_clause(audience: str | None, prefix: str = "") -> tuple[str, list[object]]:
+    """SQL (starting with AND) keeping the complaints `audience` may see; None sees all."""
+    if audience is None:
+        return "", []
+    return f" AND ({prefix}visible_in = '' OR {prefix}visible_in = ?)", [audience]
 
 
 @dataclass
@@ -70,7 +75,9 @@ class ComplaintStore:
         rows = [
             (
                 c.id, to_iso(c.created_at), c.text, c.theme or "general", c.channel, c.segment,
-                c.severity, c.source, c.source_ref, text_hash(c.text), now,
+                c.severity, c.source, c.source_ref, c.sub_theme, c.url,
+                json.dumps(c.attributes, ensure_ascii=False) if c.attributes else "{}",
+                c.visible_in, now,
             )
             for c in complaints
         ]
@@ -83,7 +90,8 @@ class ComplaintStore:
         with conn:
             cur = conn.execute(
                 "INSERT OR IGNORE INTO complaints (id, created_at, text, theme, channel, segment, "
-                "severity, source, source_ref, text_hash, imported_at) SELECT "
+                "severity, source, source_ref, sub_theme, url, attributes, visible_in, "
+                "imported_at) SELECT "
                 + ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(rows[0])))
                 + " FROM json_each(?)",
                 [json.dumps(rows)],
@@ -120,8 +128,7 @@ class ComplaintStore:
     def update_text(self, complaint_id: str, text: str) -> None:
         with self.store.conn as conn:
             conn.execute(
-                "UPDATE complaints SET text = ?, text_hash = ? WHERE id = ?",
-                [text, text_hash(text), complaint_id],
+                "UPDATE complaints SET text = ? WHERE id = ?", [text, complaint_id],
             )
 
     def delete(self, complaint_id: str) -> None:
@@ -129,7 +136,9 @@ class ComplaintStore:
             conn.execute("DELETE FROM complaints WHERE id = ?", [complaint_id])
 
     def fts(
-        self, match: str, *, since: datetime | None = None, limit: int = 200
+        self, match: str, *, since: datetime | None = None, until: datetime | None = None,
+        limit: int = 200, audience: str | None = None,
+        weights: tuple[float, float, float] = FTS_WEIGHTS,
     ) -> list[FtsHit]:
         """Full-text search with an FTS5 MATCH expression, best BM25 first."""
         where = "complaints_fts MATCH ?"
@@ -137,10 +146,17 @@ class ComplaintStore:
         if since is not None:
             where += " AND c.created_at >= ?"
             params.append(to_iso(since))
+        if until is not None:
+            where += " AND c.created_at < ?"
+            params.append(to_iso(until))
+        vis, vis_params = visible_clause(audience, "c.")
+        where += vis
+        params.extend(vis_params)
         params.append(limit)
         sql = (
             f"SELECT c.rowid, {', '.join('c.' + col for col in COLUMNS)}, "
-            "bm25(complaints_fts, 1.0, 0.3) AS rank "
+            f"bm25(complaints_fts, {float(weights[0])}, {float(weights[1])}, "
+            f"{float(weights[2])}) AS rank "
             "FROM complaints_fts JOIN complaints c ON c.rowid = complaints_fts.rowid "
             f"WHERE {where} ORDER BY rank LIMIT ?"
         )

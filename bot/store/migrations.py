@@ -110,6 +110,25 @@ def m005_drop_text_hash_index(db: sqlite_utils.Database) -> None:
     db.execute("DROP INDEX IF EXISTS idx_complaints_text_hash")
 
 
+@migrations()
+def m006_structure_and_visibility(db: sqlite_utils.Database) -> None:
+    # The source's own structure (sub-theme, ticket URL, unmapped columns as JSON) and where a
+    # complaint may be quoted: '' everywhere, else only in that Slack conversation.
+    for column, default in (("sub_theme", ""), ("url", ""), ("attributes", "{}"),
+                            ("visible_in", "")):
+        db.execute(
+            f"ALTER TABLE complaints ADD COLUMN {column} TEXT NOT NULL DEFAULT '{default}'"
+        )
+    db.execute("ALTER TABLE complaints DROP COLUMN text_hash")
+    # Categories are words customers' complaints are filed under: indexing them lets a proposal
+    # about "overdraft fees" find a narrative that never says "overdraft".
+    db["complaints"].disable_fts()  # type: ignore[union-attr]
+    db["complaints"].enable_fts(  # type: ignore[union-attr]
+        ["text", "theme", "sub_theme"], fts_version="FTS5", create_triggers=True,
+        tokenize="porter unicode61 remove_diacritics 2",
+    )
+
+
 def apply_migrations(db: sqlite_utils.Database) -> None:
     """Bring the schema up to date; a no-op when it already is."""
     migrations.apply(db)
