@@ -44,6 +44,10 @@ class Settings(BaseSettings):
     model: str = Field("gpt-4o-mini", alias="EMPTYCHAIR_MODEL")
     llm_timeout: float = Field(30.0, alias="EMPTYCHAIR_LLM_TIMEOUT", gt=0)
     llm_max_retries: int = Field(2, alias="EMPTYCHAIR_LLM_RETRIES", ge=0, le=10)
+    # Cap on the answer's length: without one a small local model can run on for minutes.
+    llm_max_tokens: int = Field(900, alias="EMPTYCHAIR_LLM_MAX_TOKENS", ge=64, le=65536)
+    # Used when the server does not say how large the model's context window is.
+    llm_context_tokens: int = Field(8192, alias="EMPTYCHAIR_LLM_CONTEXT_TOKENS", ge=1024)
     prompt_token_budget: int = Field(6000, alias="EMPTYCHAIR_PROMPT_TOKENS", ge=500)
 
     log_level: str = Field("INFO", alias="EMPTYCHAIR_LOG_LEVEL")

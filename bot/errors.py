@@ -27,6 +27,25 @@ class LLMError(EmptyChairError):
     """The language model failed or returned nothing usable."""
 
 
+class LLMContextError(LLMError):
+    """The server refused the prompt as longer than the model's context window.
+
+    The caller can shrink what it sends and ask once more; the counts are the server's own when
+    it gave them (llama.cpp does), else None.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        prompt_tokens: int | None = None,
+        context_tokens: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.prompt_tokens = prompt_tokens
+        self.context_tokens = context_tokens
+
+
 class ScheduleError(EmptyChairError):
     """A schedule specification is invalid."""
 

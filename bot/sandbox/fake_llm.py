@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 import uuid
@@ -14,6 +15,14 @@ from types import TracebackType
 from typing import Any
 
 JSON_SCHEMA_UNSUPPORTED = "response_format json_schema is not supported"
+# llama.cpp's refusal of a prompt longer than a slot's context (HTTP 400), as its server sends it.
+CONTEXT_EXCEEDED_TYPE = "exceed_context_size_error"
+# Where a run-on answer stops when the request sets no cap (llama.cpp's n_predict -1 runs on
+# until the context is full).
+RUNAWAY_TOKENS = 7000
+RUN_ON_TEXT = '{"summary": "' + "and then the customer waited again, " * 3
+_WORDS = re.compile(r"\w+|[^\w\s]")
+_BAD_UTF8_MARK = "@@not-utf8@@"
 
 
 @dataclass
@@ -29,6 +38,10 @@ class Reply:
     refusal: str | None = None
     drop_connection: bool = False  # close the socket without any response
     finish_reason: str = "stop"
+    trickle: float = 0.0  # seconds between the body's bytes, sent one at a time (a stalled stream)
+    invalid_utf8: bool = False  # the answer's content carries bytes that are not UTF-8
+    run_on: bool = False  # write until the request's max_tokens, then stop with "length"
+    context_exceeded: bool = False  # refuse as llama.cpp does when the prompt is too long
 
     def text(self) -> str | None:
         if self.content is None or isinstance(self.content, str):
@@ -65,7 +78,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         fake = self.server.fake
-        if self.path.rstrip("/") == "/v1/models":
+        path = self.path.split("?", 1)[0].rstrip("/")
+        fake._record_call("GET", path, None)
+        if path == "/props" and fake.n_ctx is not None:
+            self._json(200, _props(fake))
+        elif path == "/v1/models":
             self._json(200, {
                 "object": "list",
                 "data": [{"id": fake.model, "object": "model", "created": 0, "owned_by": "fake"}],
@@ -77,13 +94,21 @@ class _Handler(BaseHTTPRequestHandler):
         fake = self.server.fake
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
-        if self.path.rstrip("/") != "/v1/chat/completions":
-            self._json(404, _error(f"no route {self.path}", "not_found_error"))
-            return
+        path = self.path.split("?", 1)[0].rstrip("/")
         try:
             body = json.loads(raw or b"{}")
         except json.JSONDecodeError:
             self._json(400, _error("request body is not JSON", "invalid_request_error"))
+            return
+        fake._record_call("POST", path, body)
+        if path == "/tokenize" and fake.n_ctx is not None and fake.tokenize:
+            self._json(200, {"tokens": fake_tokens(str(body.get("content") or ""))})
+            return
+        if path == "/api/show" and fake.ollama_show is not None:
+            self._json(200, fake.ollama_show)
+            return
+        if path != "/v1/chat/completions":
+            self._json(404, _error(f"no route {self.path}", "not_found_error"))
             return
         fake._record(body, dict(self.headers.items()))
         response_format = body.get("response_format") or {}
@@ -91,6 +116,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(400, _error(JSON_SCHEMA_UNSUPPORTED, "invalid_request_error"))
             return
         reply = fake._next_reply(body)
+        prompt_tokens = _prompt_tokens(body)
+        if reply.context_exceeded or (fake.n_ctx is not None and prompt_tokens >= fake.n_ctx):
+            n_ctx = fake.n_ctx or 4096
+            self._json(400, _context_exceeded(max(prompt_tokens, n_ctx + 1)
+                                              if reply.context_exceeded else prompt_tokens, n_ctx))
+            return
         if reply.delay and fake._closing.wait(reply.delay):
             return  # the server is shutting down
         if reply.drop_connection:
@@ -105,10 +136,18 @@ class _Handler(BaseHTTPRequestHandler):
                 "server_error" if reply.status >= 500 else "invalid_request_error")
             self._json(reply.status, _error(message, kind), headers)
             return
-        self._json(200, _completion(body, reply, fake.model), headers)
+        data = json.dumps(_completion(body, reply, fake.model)).encode()
+        if reply.invalid_utf8:
+            data = data.replace(_BAD_UTF8_MARK.encode(), b"\xff\xfe\xc3\x28")
+        self._send(200, data, headers, trickle=reply.trickle)
 
     def _json(self, status: int, payload: object, headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(payload).encode()
+        self._send(status, json.dumps(payload).encode(), headers)
+
+    def _send(
+        self, status: int, data: bytes, headers: dict[str, str] | None = None,
+        *, trickle: float = 0.0,
+    ) -> None:
         try:
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
@@ -117,7 +156,16 @@ class _Handler(BaseHTTPRequestHandler):
             for name, value in (headers or {}).items():
                 self.send_header(name, value)
             self.end_headers()
-            self.wfile.write(data)
+            if not trickle:
+                self.wfile.write(data)
+                return
+            self.wfile.flush()
+            for index in range(len(data)):
+                if self.server.fake._closing.wait(trickle):
+                    self.close_connection = True
+                    return
+                self.wfile.write(data[index : index + 1])
+                self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True  # the client gave up (timeout); nothing to tell it
 
@@ -126,17 +174,72 @@ def _error(message: str, kind: str) -> dict[str, Any]:
     return {"error": {"message": message, "type": kind, "param": None, "code": None}}
 
 
+def fake_tokens(text: str) -> list[int]:
+    """The fake's tokenizer: a token per word and per punctuation mark (ids are arbitrary)."""
+    return [sum(word.encode()) % 32000 for word in _WORDS.findall(text)]
+
+
+def _prompt_tokens(body: dict[str, Any]) -> int:
+    # Four tokens of chat template per message, roughly what real templates add.
+    messages = body.get("messages") or []
+    return sum(len(fake_tokens(str(m.get("content") or ""))) + 4 for m in messages)
+
+
+def _cap(body: dict[str, Any]) -> int:
+    for name in ("max_completion_tokens", "max_tokens"):
+        value = body.get(name)
+        if isinstance(value, int) and value > 0:
+            return value
+    return RUNAWAY_TOKENS
+
+
+def _run_on(body: dict[str, Any]) -> tuple[str, int]:
+    """An answer that never closes its JSON, as long as the request's cap allows."""
+    cap = _cap(body)
+    words = _WORDS.findall(RUN_ON_TEXT)
+    pieces: list[str] = []
+    while len(pieces) < cap:
+        pieces.extend(words)
+    return " ".join(pieces[:cap]), cap
+
+
+def _context_exceeded(n_prompt_tokens: int, n_ctx: int) -> dict[str, Any]:
+    return {"error": {
+        "code": 400,
+        "message": f"request ({n_prompt_tokens} tokens) exceeds the available context size "
+                   f"({n_ctx} tokens), try increasing it",
+        "type": CONTEXT_EXCEEDED_TYPE,
+        "n_prompt_tokens": n_prompt_tokens,
+        "n_ctx": n_ctx,
+    }}
+
+
+def _props(fake: FakeLLMServer) -> dict[str, Any]:
+    return {
+        "default_generation_settings": {"id": 0, "n_ctx": fake.n_ctx,
+                                        "params": {"n_predict": -1, "max_tokens": -1}},
+        "total_slots": 1,
+        "model_path": f"/models/{fake.model}.gguf",
+        "build_info": "b0000-fake",
+    }
+
+
 def _completion(body: dict[str, Any], reply: Reply, default_model: str) -> dict[str, Any]:
     content = reply.text()
-    prompt_chars = sum(len(str(m.get("content") or "")) for m in body.get("messages", []))
+    finish_reason = reply.finish_reason
+    completion_tokens = len(content or "") // 4 + 1
+    if reply.run_on:
+        content, completion_tokens = _run_on(body)
+        finish_reason = "length"
+    if reply.invalid_utf8:
+        content = (content or "") + _BAD_UTF8_MARK
     choices = [] if reply.empty_choices else [{
         "index": 0,
         "message": {"role": "assistant", "content": content, "refusal": reply.refusal},
         "logprobs": None,
-        "finish_reason": reply.finish_reason,
+        "finish_reason": finish_reason,
     }]
-    completion_tokens = len(content or "") // 4 + 1
-    prompt_tokens = prompt_chars // 4 + 1
+    prompt_tokens = _prompt_tokens(body)
     return {
         "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
         "object": "chat.completion",
@@ -158,6 +261,11 @@ class FakeLLMServer:
     (a function of the request body) answers, by default with a 500 "no scripted reply".
     `json_mode_only` makes it reject `response_format: json_schema` with a 400, as older
     llama.cpp and Ollama builds do.
+
+    `n_ctx` makes it a llama.cpp server: `GET /props` reports that context, `POST /tokenize`
+    counts with `fake_tokens` (unless `tokenize` is False), and a chat prompt of `n_ctx` tokens
+    or more is refused with llama.cpp's `exceed_context_size_error`. `ollama_show` makes it answer
+    Ollama's `POST /api/show` with that body. `calls` records every request on every route.
     """
 
     def __init__(
@@ -166,12 +274,19 @@ class FakeLLMServer:
         responder: Callable[[dict[str, Any]], Reply] | None = None,
         json_mode_only: bool = False,
         model: str = "fake-model",
+        n_ctx: int | None = None,
+        tokenize: bool = True,
+        ollama_show: dict[str, Any] | None = None,
     ) -> None:
         self.responder = responder
         self.json_mode_only = json_mode_only
         self.model = model
+        self.n_ctx = n_ctx
+        self.tokenize = tokenize
+        self.ollama_show = ollama_show
         self._queue: deque[Reply] = deque()
         self._requests: list[dict[str, Any]] = []
+        self._calls: list[tuple[str, str, dict[str, Any] | None]] = []
         self._headers: list[dict[str, str]] = []
         self._lock = threading.Lock()
         self._closing = threading.Event()
@@ -239,11 +354,22 @@ class FakeLLMServer:
         with self._lock:
             return list(self._headers)
 
+    @property
+    def calls(self) -> list[tuple[str, str, dict[str, Any] | None]]:
+        """(method, path, JSON body or None) of every request on any route, oldest first."""
+        with self._lock:
+            return list(self._calls)
+
     def reset(self) -> None:
         with self._lock:
             self._queue.clear()
             self._requests.clear()
             self._headers.clear()
+            self._calls.clear()
+
+    def _record_call(self, method: str, path: str, body: dict[str, Any] | None) -> None:
+        with self._lock:
+            self._calls.append((method, path, body))
 
     def _record(self, body: dict[str, Any], headers: dict[str, str]) -> None:
         with self._lock:
