@@ -58,6 +58,8 @@ MESSAGE_OVERHEAD_TOKENS = 16
 # Server probes (/props, /api/show, /tokenize) are small; a server slow to answer them is treated
 # as not having them rather than holding up an answer.
 PROBE_TIMEOUT = 5.0
+# A server that could not be reached at all when asked may just be starting: ask again later.
+REPROBE_AFTER = 60.0
 
 _SCHEMA_NAME = re.compile(r"[^a-zA-Z0-9_-]")
 _THINK = re.compile(r"<think>.*?</think>", re.DOTALL)
@@ -131,6 +133,9 @@ class _Call:
 class _Answer:
     content: str
     finish_reason: str | None
+
+
+_UNREACHABLE = object()  # what a probe returns when the server did not answer at all
 
 
 class _Unusable(Exception):
@@ -284,6 +289,9 @@ class OpenAIClient:
     own reasons: a server that rejects a response format, a temperature or a length parameter (it
     switches and remembers), and one repair round for output that fails validation or was cut
     off at `max_tokens`.
+
+    Give `http_client` only for a special network setup: the deadline then still holds for the
+    caller, but a stalled request runs on in the background until httpx's own timeouts end it.
     """
 
     def __init__(
@@ -328,6 +336,7 @@ class OpenAIClient:
         self._cap_switched = False
         self._probe_lock = threading.Lock()
         self._context: int | None = None
+        self._reprobe_at: float | None = None
         self._server_kind: Literal["llama.cpp", "ollama", "unknown"] | None = None
         self._tokenizer_ok = True
         self._schema_tokens: dict[type[BaseModel], int] = {}
@@ -354,7 +363,9 @@ class OpenAIClient:
         the trained length. A context size a server states in a refusal replaces what was found.
         """
         with self._probe_lock:
-            if self._context is None:
+            if self._context is None or (
+                    self._reprobe_at is not None and time.monotonic() >= self._reprobe_at):
+                self._reprobe_at = None
                 self._context = self._discover_context()
             return self._context
 
@@ -403,6 +414,12 @@ class OpenAIClient:
             return fallback
         root = server_root(self.base_url)
         props = self._probe("GET", f"{root}/props")
+        if props is _UNREACHABLE:
+            self._server_kind = "unknown"
+            self._reprobe_at = time.monotonic() + REPROBE_AFTER
+            log.info("llm context %d tokens (EMPTYCHAIR_LLM_CONTEXT_TOKENS; the server could not "
+                     "be reached to ask, model=%s)", fallback, self.model)
+            return fallback
         n_ctx = _llama_cpp_n_ctx(props)
         if n_ctx is not None:
             self._server_kind = "llama.cpp"
@@ -427,13 +444,16 @@ class OpenAIClient:
         tokens = data.get("tokens") if isinstance(data, dict) else None
         if isinstance(tokens, list):
             return len(tokens)
+        if data is _UNREACHABLE:
+            return None  # this once; the server may be back for the next count
         self._tokenizer_ok = False  # a llama.cpp build without it; estimate from now on
         log.info("llm server has no usable /tokenize; estimating token counts (model=%s)",
                  self.model)
         return None
 
     def _probe(self, method: str, url: str, body: dict[str, Any] | None = None) -> Any:
-        """The JSON a server route answers with, or None on any failure (never raises)."""
+        """The JSON a server route answers with; None when it answers with anything else, and
+        _UNREACHABLE when it does not answer at all (never raises)."""
         headers = {"Authorization": f"Bearer {self._secret}"} if self._secret else {}
         try:
             response = self._http.request(method, url, json=body, headers=headers,
@@ -441,6 +461,9 @@ class OpenAIClient:
             if response.status_code != 200:
                 return None
             return response.json()
+        except httpx2.TransportError as exc:
+            log.debug("llm probe %s failed: %s", url.rsplit("/", 1)[-1], type(exc).__name__)
+            return _UNREACHABLE
         except Exception as exc:  # a probe is optional: any failure means "not this server"
             log.debug("llm probe %s failed: %s", url.rsplit("/", 1)[-1], type(exc).__name__)
             return None

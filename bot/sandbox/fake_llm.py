@@ -168,6 +168,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True  # the client gave up (timeout); nothing to tell it
+            self.server.fake._hung_up()
 
 
 def _error(message: str, kind: str) -> dict[str, Any]:
@@ -287,6 +288,7 @@ class FakeLLMServer:
         self._queue: deque[Reply] = deque()
         self._requests: list[dict[str, Any]] = []
         self._calls: list[tuple[str, str, dict[str, Any] | None]] = []
+        self._hangups = 0
         self._headers: list[dict[str, str]] = []
         self._lock = threading.Lock()
         self._closing = threading.Event()
@@ -360,12 +362,22 @@ class FakeLLMServer:
         with self._lock:
             return list(self._calls)
 
+    @property
+    def hangups(self) -> int:
+        """How many answers the client hung up on while they were being sent."""
+        with self._lock:
+            return self._hangups
+
     def reset(self) -> None:
         with self._lock:
             self._queue.clear()
             self._requests.clear()
             self._headers.clear()
             self._calls.clear()
+
+    def _hung_up(self) -> None:
+        with self._lock:
+            self._hangups += 1
 
     def _record_call(self, method: str, path: str, body: dict[str, Any] | None) -> None:
         with self._lock:
