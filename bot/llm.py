@@ -527,7 +527,8 @@ class OpenAIClient:
 
         context = contextvars.copy_context()
         threading.Thread(target=context.run, args=(run,), name="llm-call", daemon=True).start()
-        if not done.wait(max(0.0, deadline - time.monotonic())) or not outcome:
+        done.wait(max(0.0, deadline - time.monotonic()))
+        if not outcome:  # checked rather than wait()'s answer: work may end right at the deadline
             raise LLMError(self._timeout_message())
         ok, value = outcome[0]
         if not ok:
@@ -796,6 +797,10 @@ def _answer_of(completion: ChatCompletion) -> _Answer:
     if getattr(message, "refusal", None):
         raise LLMError("The language model declined to answer.")
     content = getattr(message, "content", None)
+    if isinstance(content, str):
+        # JSON may escape lone surrogates (\udc80): valid JSON, but no UTF-8 encoder downstream
+        # (Slack, SQLite, logs) would take the text.
+        content = content.encode("utf-8", "replace").decode("utf-8")
     if finish_reason == "length":
         # A reasoning model can spend the whole cap before writing anything: still worth a repair.
         return _Answer(content if isinstance(content, str) else "", finish_reason)

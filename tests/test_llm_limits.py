@@ -398,3 +398,13 @@ def test_hosted_openai_is_not_probed(monkeypatch: pytest.MonkeyPatch) -> None:
     assert client.context_tokens() == 16000
     assert client.count_tokens("abcdef") == 2
     assert probes == []
+
+
+def test_lone_surrogates_in_the_answer_do_not_reach_the_caller(server: FakeLLMServer) -> None:
+    # The wire JSON escapes it (valid JSON); decoded, the content holds a lone surrogate.
+    raw = json.dumps({"summary": "late \udc80 again", "findings": []}, ensure_ascii=False)
+    server.script(Reply(content=raw))
+    result = ask(make_client(server))
+    assert len(server.requests) == 1
+    result.summary.encode("utf-8")  # would raise on a lone surrogate
+    assert result.summary.startswith("late ") and result.summary.endswith(" again")
