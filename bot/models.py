@@ -45,8 +45,9 @@ class ScoredComplaint(BaseModel):
     bm25: float = 0.0
     semantic: float = 0.0
     recency: float = 0.0
-    coverage: float = 0.0  # share of the proposal's content words the complaint contains
+    coverage: float = 0.0  # share of the proposal's content words its best passage contains
     matched: int = 0  # how many of them
+    passage: str = ""  # the one or two sentences that bear on the proposal most
 
 
 class Proposal(BaseModel):
@@ -64,7 +65,29 @@ class Citation(BaseModel):
     id: str
     created_at: date
     theme: str
-    quote: str  # short, redacted
+    quote: str  # the sentence that bears on the proposal, redacted
+    url: str = ""  # the source ticket or message, when the data has one
+    same_quote: list[str] = Field(default_factory=list)  # other cited ids saying the same
+
+
+class TopicFacts(BaseModel):
+    """Counts over every stored complaint in the window, for the topic one challenge is about.
+
+    A complaint bears on the topic when it is filed under the theme (and sub-theme, when set)
+    and its text holds at least two of `terms` (one when there is only one), stemmed."""
+
+    theme: str
+    sub_theme: str = ""
+    terms: list[str] = Field(default_factory=list)
+    matching: int  # complaints in the window that bear on the topic
+    theme_total: int  # complaints in the window under the theme (and sub-theme)
+    window_total: int  # all complaints in the window
+    share_pct: float  # matching / window_total, in percent
+    previous: int  # matching in the period of the same length before the window
+    change_pct: float | None  # None when the previous period had none
+    segments: dict[str, int] = Field(default_factory=dict)  # of the matching complaints
+    severities: dict[str, int] = Field(default_factory=dict)
+    channels: dict[str, int] = Field(default_factory=dict)
 
 
 class Challenge(BaseModel):
@@ -75,6 +98,7 @@ class Challenge(BaseModel):
     severity: Severity
     complaint_ids: list[str] = Field(min_length=1)
     what_would_answer_it: str
+    facts: TopicFacts | None = None
 
 
 Writer = Literal["llm", "offline"]
@@ -93,10 +117,15 @@ class ChairResponse(BaseModel):
     writer: Writer
     model: str | None = None
     no_signal: str | None = None  # set when there is nothing to cite; said plainly to the user
+    stale: str | None = None  # set when the newest stored complaint is older than the window
+    window_total: int = 0  # complaints stored for the window
     fallback_reason: str | None = None  # why the offline writer answered instead of the LLM
 
     def citation(self, complaint_id: str) -> Citation | None:
-        return next((c for c in self.citations if c.id == complaint_id), None)
+        return next(
+            (c for c in self.citations if c.id == complaint_id or complaint_id in c.same_quote),
+            None,
+        )
 
 
 class ThemeCount(BaseModel):

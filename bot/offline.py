@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from datetime import datetime, timedelta
+from collections.abc import Mapping, Sequence
 
-from bot.models import Challenge, ScoredComplaint, Severity
+from bot.models import Challenge, ScoredComplaint, Severity, TopicFacts
+from bot.quotes import best_quote
 from bot.redact import redact
 
 MAX_CHALLENGES = 4
@@ -92,11 +92,15 @@ def proposal_clause(proposal: str) -> str:
 
 
 def group_by_theme(hits: Sequence[ScoredComplaint]) -> list[list[ScoredComplaint]]:
-    """Themes ordered by their summed relevance; each group best complaint first."""
+    """Themes ordered by their best complaint (volume lives in the facts, not in this order);
+    each group best complaint first."""
     groups: dict[str, list[ScoredComplaint]] = {}
     for hit in hits:
         groups.setdefault(hit.complaint.theme, []).append(hit)
-    ordered = sorted(groups.values(), key=lambda g: (-sum(h.score for h in g), g[0].complaint.id))
+    ordered = sorted(
+        groups.values(),
+        key=lambda g: (-max(h.score for h in g), -sum(h.score for h in g), g[0].complaint.id),
+    )
     return [sorted(g, key=lambda h: (-h.score, h.complaint.id)) for g in ordered]
 
 
@@ -110,42 +114,67 @@ def _severity(group: Sequence[ScoredComplaint], total: int) -> Severity:
     return Severity.low
 
 
+def describe_facts(facts: TopicFacts, window_days: int) -> str:
+    """The store-wide volume of a topic in one or two plain sentences."""
+    label = theme_label(facts.theme) + (f" ({facts.sub_theme})" if facts.sub_theme else "")
+    words = " and ".join(f"“{t}”" for t in facts.terms[:3]) if facts.terms else ""
+    n = facts.matching
+    text = (
+        f"{n:,} of the {facts.theme_total:,} {label} complaints of the last {window_days} days "
+        f"{'bears' if n == 1 else 'bear'} on this"
+        + (f" (they mention {words})" if words and len(facts.terms) > 1 else "")
+        + f": {facts.share_pct:g}% of all {facts.window_total:,}."
+    )
+    if facts.change_pct is not None:
+        direction = "up" if facts.change_pct >= 0 else "down"
+        text += (f" That is {direction} {abs(facts.change_pct):.0f}% on the {window_days} days "
+                 f"before ({facts.previous:,}).")
+    elif n:
+        text += f" None in the {window_days} days before."
+    return text
+
+
 def write_challenges(
-    proposal: str, hits: Sequence[ScoredComplaint], *, window_days: int, now: datetime
+    proposal: str,
+    groups: Sequence[Sequence[ScoredComplaint]],
+    facts: Mapping[str, TopicFacts],
+    *,
+    window_days: int,
+    terms: list[str],
 ) -> list[Challenge]:
     """One challenge per theme among the relevant complaints, worded as the customer's question."""
-    if not hits:
+    if not groups:
         return []
     clause = proposal_clause(proposal)
-    recent_cut = now - timedelta(days=14)
     challenges = []
-    groups = group_by_theme(hits)
-    top = max(h.score for h in hits)
+    top = max(h.score for g in groups for h in g)
+    total = sum(len(g) for g in groups)
     # A lone, weaker complaint in a side theme is a footnote, not a challenge.
     groups = [g for i, g in enumerate(groups) if i == 0 or len(g) > 1 or g[0].score >= 0.8 * top]
     for group in groups[:MAX_CHALLENGES]:
-        lead = group[0].complaint
-        label = theme_label(lead.theme)
-        n = len(group)
-        recent = sum(1 for h in group if h.complaint.created_at >= recent_cut)
-        quote = first_sentence(lead.text)
+        quoted = [(h, best_quote(h.complaint.text, terms)) for h in group]
+        quoted = [(h, q) for h, q in quoted if q] or [(group[0], "")]
+        lead, quote = quoted[0]
+        theme = lead.complaint.theme
         question = (
-            f"I told you: “{quote}” If {clause}, "
-            f"{_QUESTIONS.get(lead.theme, _DEFAULT_QUESTION)}"
+            (f"I told you: “{quote}” " if quote else "")
+            + f"If {clause}, {_QUESTIONS.get(theme, _DEFAULT_QUESTION)}"
         )
-        why = (
-            f"{n} complaint{'s' if n != 1 else ''} about {label} in the last {window_days} days "
-            f"bear{'s' if n == 1 else ''} on this ({recent} in the last 14 days)."
+        fact = facts.get(theme)
+        why = describe_facts(fact, window_days) if fact else (
+            f"{len(group)} of the complaints I found bear on this."
         )
-        if n > 1:
-            why += f" Another customer wrote: “{first_sentence(group[1].complaint.text, 140)}”"
+        if len(quoted) > 1:
+            why += f" Another customer wrote: “{quoted[1][1]}”"
         challenges.append(
             Challenge(
                 question=question,
                 why_it_matters=why,
-                severity=_severity(group, len(hits)),
-                complaint_ids=[h.complaint.id for h in group[:5]],
-                what_would_answer_it=_ANSWERS.get(lead.theme, _DEFAULT_ANSWER),
+                severity=_severity(group, total),
+                complaint_ids=[lead.complaint.id]
+                + [h.complaint.id for h in group if h is not lead][:4],
+                what_would_answer_it=_ANSWERS.get(theme, _DEFAULT_ANSWER),
+                facts=fact,
             )
         )
     return challenges

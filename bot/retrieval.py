@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,54 +15,24 @@ import numpy as np
 from bot.models import Complaint, ScoredComplaint
 from bot.store.complaints import ComplaintStore, FtsHit
 from bot.store.db import Store
+from bot.text import content_terms, sentences, stem, words
 
 if TYPE_CHECKING:
     from bot.embedding import Embedder
 
 log = logging.getLogger(__name__)
 
-# Words that carry the proposal's mechanics, not what customers talk about.
-STOPWORDS = frozenset(
-    [
-        "a", "about", "above", "after", "again", "against", "all", "am", "an", "and", "any", "are",
-        "as", "at", "be", "because", "been", "before", "being", "below", "between", "both", "but",
-        "by", "can", "could", "did", "do", "does", "doing", "down", "during", "each", "few", "for",
-        "from", "further", "had", "has", "have", "having", "he", "her", "here", "hers", "herself",
-        "him", "himself", "his", "how", "i", "if", "in", "into", "is", "it", "its", "itself",
-        "just", "let", "me", "more", "most", "my", "myself", "no", "nor", "not", "now", "of", "off",
-        "on", "once", "only", "or", "other", "our", "ours", "ourselves", "out", "over", "own",
-        "same", "she", "should", "so", "some", "such", "than", "that", "the", "their", "theirs",
-        "them", "themselves", "then", "there", "these", "they", "this", "those", "through", "to",
-        "too", "under", "until", "up", "very", "was", "we", "were", "what", "when", "where",
-        "which", "while", "who", "whom", "why", "will", "with", "would", "you", "your", "yours",
-        "yourself", "yourselves", "also", "via", "per", "etc", "us", "let's", "lets", "we'll",
-        "we're", "it's", "don't", "propose", "proposal", "proposed", "plan", "planning", "plans",
-        "decide", "decision", "consider", "considering", "introduce", "introducing", "start",
-        "stop", "starting", "stopping", "make", "making", "move", "moving", "switch", "switching",
-        "replace", "replacing", "cut", "cutting", "reduce", "reducing", "increase", "increasing",
-        "change", "changing", "new", "default", "defaults", "instead", "rather", "policy", "team",
-        "teams", "customers", "customer", "users", "user", "company", "our", "going", "want",
-        "should", "would", "need", "require", "requiring", "allow", "allowing",
-    ]
-)
-_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?", re.UNICODE)
 
 SEMANTIC_SCAN_CAP = 20_000  # most recent vectors scanned per query
+# Weight of each ranked list in the fusion (set on the tune half of bench/dev only).
+FUSION_WEIGHTS = {"lexical": 1.0, "passage": 0.3, "semantic": 0.6, "expansion": 0.3}
 CANDIDATES = 300
 SEARCH_SLOTS = 1  # searches run at once per process (see Retriever.__init__)
 
 
 def query_terms(text: str, max_terms: int = 24) -> list[str]:
     """Content words of a proposal, in order, deduplicated."""
-    seen: dict[str, None] = {}
-    for match in _WORD.finditer(text.casefold()):
-        word = match.group(0).replace("'", "")
-        if len(word) < 2 or word in STOPWORDS or word.isdigit() and len(word) < 2:
-            continue
-        seen.setdefault(word, None)
-        if len(seen) >= max_terms:
-            break
-    return list(seen)
+    return content_terms(text, max_terms)
 
 
 def fts_or_query(terms: list[str]) -> str:
@@ -91,13 +60,15 @@ class Retrieval:
         return [h for h in self.hits if is_relevant(h, self.semantic_available)]
 
 
-# Calibrated on the sample corpus (bench/labels_sample.json) and on proposals nothing bears on
-# ("Rename the tabs of the internal finance spreadsheet" tops out near 0.34 cosine and 0.2
-# coverage); see bench/README.md.
+# Calibrated on the tune half of the dev set (bench/dev) and on proposals nothing bears on
+# ("Rename the tabs of the internal finance spreadsheet"); see bench/README.md.
 SEMANTIC_STRONG = 0.45
 SEMANTIC_WEAK = 0.28
 COVERAGE_MIN = 0.34
 MATCHED_MIN = 2  # one shared word ("stand" in "standard") is a coincidence, two are a topic
+RRF_K = 60  # reciprocal-rank fusion constant (Cormack et al. 2009); damps the top ranks' lead
+COVERAGE_BOOST = 0.5  # how much a passage holding all the proposal's words lifts a candidate
+PASSAGE_POOL = 200  # candidates whose best passage is scored, by their first-pass fused rank
 
 
 def is_relevant(hit: ScoredComplaint, semantic_available: bool = True) -> bool:
@@ -107,28 +78,48 @@ def is_relevant(hit: ScoredComplaint, semantic_available: bool = True) -> bool:
     return hit.semantic >= SEMANTIC_STRONG or (hit.semantic >= SEMANTIC_WEAK and lexical)
 
 
-def term_coverage(terms: list[str], text: str) -> tuple[float, int]:
-    """(share, count) of terms found in text, on a 5-letter stem so "weekends" finds "weekend"."""
-    # Numbers ("from 30 to 14 days") are the proposal's mechanics; customers rarely repeat them.
-    terms = [t for t in terms if not t.isdigit()]
-    if not terms:
-        return 0.0, 0
-    words = {w[:5] for w in _WORD.findall(text.casefold())}
-    matched = sum(1 for t in terms if t[:5] in words)
-    return matched / len(terms), matched
+@dataclass(frozen=True)
+class Passage:
+    """The best window of one or two sentences of a complaint for a set of query stems."""
+
+    text: str
+    score: float  # sum of the IDF of the query stems it holds
+    matched: int
+    coverage: float  # matched / number of query stems
+
+
+def best_passage(text: str, query: dict[str, float], window: int = 2) -> Passage:
+    """The `window` consecutive sentences holding the most (IDF-weighted) query stems."""
+    if not query:
+        return Passage("", 0.0, 0, 0.0)
+    parts = sentences(text) or [text]
+    stemmed = [{stem(w) for w in words(part)} for part in parts]
+    best = Passage(parts[0], -1.0, 0, 0.0)
+    for i in range(len(parts)):
+        held = set().union(*stemmed[i: i + window]) & query.keys()
+        score = sum(query[s] for s in held)
+        if score > best.score:
+            best = Passage(" ".join(parts[i: i + window]), score, len(held), len(held) / len(query))
+    return best
 
 
 @dataclass
 class _Candidate:
     rowid: int
     complaint: Complaint | None = None
-    bm25: float = 0.0
-    bm25_expansion: float = 0.0
+    ranks: dict[str, int] = field(default_factory=dict)  # list name -> 0-based rank
     semantic: float = 0.0
+    passage: Passage | None = None
+    fused: float = 0.0
 
 
 class Retriever:
-    """Ranks stored complaints for a proposal; safe to share between threads."""
+    """Ranks stored complaints for a proposal; safe to share between threads.
+
+    Each signal ranks candidates on its own (BM25 over text and the source's categories, BM25
+    over expansion words, cosine to the proposal, the best passage) and the ranks are fused:
+    rank fusion needs no calibration between scores that live on different scales, which is
+    what made weighted score sums overfit the corpus they were tuned on."""
 
     def __init__(
         self,
@@ -137,25 +128,22 @@ class Retriever:
         *,
         window_days: int = 90,
         clock: Callable[[], datetime] | None = None,
-        # Tuned with bench/retrieval_quality.py on both labelled corpora (see bench/README.md).
-        semantic_weight: float = 0.55,
-        bm25_weight: float = 0.35,
-        recency_weight: float = 0.10,
-        expansion_weight: float = 0.25,
+        weights: dict[str, float] | None = None,
+        recency_weight: float = 0.1,
+        coverage_boost: float = COVERAGE_BOOST,
         diversity: float = 0.98,
     ) -> None:
         self.complaints = ComplaintStore(store)
         self.embedder = embedder
         self.window_days = window_days
         self.clock = clock or (lambda: datetime.now(UTC))
-        self.weights = (bm25_weight, semantic_weight, recency_weight)
-        self.expansion_weight = expansion_weight
+        self.weights = dict(FUSION_WEIGHTS if weights is None else weights)
+        self.recency_weight = recency_weight
+        self.coverage_boost = coverage_boost
         self.diversity = diversity
         self._cache_lock = threading.Lock()
         # Searches are CPU-bound Python and share one GIL: running several at once makes none
-        # faster, but starves the request threads that must ack Slack within 3 s. One at a
-        # time kept the bot's own ack p99 at 33 ms instead of 131 ms with 50 commands in
-        # flight (bench/ack_latency.py, 2 cores).
+        # faster, but starves the request threads that must ack Slack within 3 s.
         self._search_slot = threading.BoundedSemaphore(SEARCH_SLOTS)
         self._scan_cache: dict[tuple[object, ...], tuple[np.ndarray, np.ndarray]] = {}
 
@@ -166,12 +154,16 @@ class Retriever:
         limit: int = 10,
         since_days: int | None = None,
         diverse: bool = True,
+        audience: str | None = None,
     ) -> Retrieval:
+        """Best first. `audience` is the Slack conversation asking (None: the CLI, sees all)."""
         with self._search_slot:
-            return self._search(text, limit=limit, since_days=since_days, diverse=diverse)
+            return self._search(text, limit=limit, since_days=since_days, diverse=diverse,
+                                audience=audience)
 
     def _search(
-        self, text: str, *, limit: int, since_days: int | None, diverse: bool
+        self, text: str, *, limit: int, since_days: int | None, diverse: bool,
+        audience: str | None,
     ) -> Retrieval:
         until = self.clock()
         since = until - timedelta(days=since_days or self.window_days)
@@ -180,27 +172,59 @@ class Retriever:
         if self.embedder is not None and terms:
             expansion = [t for t in self.embedder.expand_terms(text, k=12) if t not in terms]
         candidates: dict[int, _Candidate] = {}
+
+        def add(name: str, rowids: list[int], found: dict[int, Complaint] | None = None) -> None:
+            for rank, rid in enumerate(rowids):
+                cand = candidates.setdefault(rid, _Candidate(rid))
+                cand.ranks[name] = rank
+                if found is not None and cand.complaint is None:
+                    cand.complaint = found.get(rid)
+
         if terms:
-            for hit in self.complaints.fts(fts_or_query(terms), since=since, limit=CANDIDATES):
-                candidates[hit.rowid] = _Candidate(hit.rowid, hit.complaint, bm25=-hit.bm25)
+            hits = self.complaints.fts(fts_or_query(terms), since=since, limit=CANDIDATES,
+                                       audience=audience)
+            add("lexical", [h.rowid for h in hits], {h.rowid: h.complaint for h in hits})
         if expansion:
-            for hit in self.complaints.fts(
-                fts_or_query(expansion), since=since, limit=CANDIDATES // 2
-            ):
-                cand = candidates.setdefault(hit.rowid, _Candidate(hit.rowid, hit.complaint))
-                cand.bm25_expansion = -hit.bm25
+            hits = self.complaints.fts(fts_or_query(expansion), since=since,
+                                       limit=CANDIDATES // 2, audience=audience)
+            add("expansion", [h.rowid for h in hits], {h.rowid: h.complaint for h in hits})
         if self.embedder is not None and text.strip():
-            self._add_semantic(text, since, candidates)
+            self._add_semantic(text, since, candidates, audience)
         missing = [rid for rid, c in candidates.items() if c.complaint is None]
-        for rid, complaint in self.complaints.by_rowids(missing).items():
+        for rid, complaint in self.complaints.by_rowids(missing, audience=audience).items():
             candidates[rid].complaint = complaint
-        scored = self._score(list(candidates.values()), until)
-        hits = self._diversify(scored, limit, self.diversity) if diverse else scored[:limit]
-        for i, h in enumerate(hits):
-            share, matched = term_coverage(terms, h.complaint.text)
-            hits[i] = h.model_copy(update={"coverage": round(share, 4), "matched": matched})
-        return Retrieval(hits, len(candidates), since, until, terms, expansion,
+        pool = [c for c in candidates.values() if c.complaint is not None]
+        self._fuse(pool)
+        pool.sort(key=lambda c: -c.fused)
+        idf = self._idf([t for t in terms if not t.isdigit()])
+        scored_pool = pool[:PASSAGE_POOL]
+        for cand in scored_pool:
+            cand.passage = best_passage(cand.complaint.text, idf)  # type: ignore[union-attr]
+        ranked = sorted(
+            (c for c in scored_pool if c.passage is not None and c.passage.score > 0),
+            key=lambda c: -c.passage.score,  # type: ignore[union-attr]
+        )
+        for rank, cand in enumerate(ranked):
+            cand.ranks["passage"] = rank
+        self._fuse(pool)
+        scored = self._score(pool, until)
+        hits_out = self._diversify(scored, limit, self.diversity) if diverse else scored[:limit]
+        return Retrieval(hits_out, len(candidates), since, until, terms, expansion,
                          semantic_available=self.embedder is not None)
+
+    def _idf(self, terms: list[str]) -> dict[str, float]:
+        """Query stem -> inverse document frequency over the whole store."""
+        query = {stem(t) for t in terms}
+        if not query:
+            return {}
+        total, freqs = self.complaints.doc_freqs(sorted(query))
+        return {s: math.log(1 + (total - n + 0.5) / (n + 0.5)) for s, n in
+                ((s, freqs.get(s, 0)) for s in query)}
+
+    def _fuse(self, pool: list[_Candidate]) -> None:
+        w = self.weights
+        for cand in pool:
+            cand.fused = sum(w.get(name, 0.0) / (RRF_K + rank) for name, rank in cand.ranks.items())
 
     def bm25_baseline(self, text: str, *, limit: int = 10, since_days: int | None = None) -> list[
         Complaint
@@ -214,18 +238,25 @@ class Retriever:
         return [h.complaint for h in self.complaints.fts(fts_or_query(terms), since=since,
                                                          limit=limit)]
 
-    def _add_semantic(self, text: str, since: datetime, candidates: dict[int, _Candidate]) -> None:
+    def _add_semantic(
+        self, text: str, since: datetime, candidates: dict[int, _Candidate],
+        audience: str | None,
+    ) -> None:
         assert self.embedder is not None
         from bot.embedding import from_blob, to_blob
 
         query = self.embedder.encode([text])[0]
-        rowids, matrix = self._scan_matrix(since)
+        rowids, matrix = self._scan_matrix(since, audience)
         if len(rowids):
             sims = matrix @ query
             top = np.argsort(-sims)[: CANDIDATES // 2]
-            for i in top:
+            for rank, i in enumerate(top):
+                if sims[i] < SEMANTIC_WEAK:
+                    break  # a nearest neighbour that shares little meaning is noise
                 rid = int(rowids[i])
-                candidates.setdefault(rid, _Candidate(rid)).semantic = float(sims[i])
+                cand = candidates.setdefault(rid, _Candidate(rid))
+                cand.semantic = float(sims[i])
+                cand.ranks["semantic"] = rank
         # FTS candidates outside the scanned set still need a semantic score.
         need = [rid for rid, c in candidates.items() if c.semantic == 0.0]
         stored = self.complaints.vectors_for(need)
@@ -246,16 +277,18 @@ class Retriever:
             except Exception as exc:  # a busy writer must not fail a search
                 log.debug("could not cache vectors: %s", exc)
 
-    def _scan_matrix(self, since: datetime) -> tuple[np.ndarray, np.ndarray]:
+    def _scan_matrix(
+        self, since: datetime, audience: str | None
+    ) -> tuple[np.ndarray, np.ndarray]:
         assert self.embedder is not None
         from bot.embedding import from_blob
 
-        key = (since.date().isoformat(), self.complaints.data_version())
+        key = (since.date().isoformat(), audience, self.complaints.data_version())
         with self._cache_lock:
             cached = self._scan_cache.get(key)
         if cached is not None:
             return cached
-        rows = self.complaints.vectors_since(since, SEMANTIC_SCAN_CAP)
+        rows = self.complaints.vectors_since(since, SEMANTIC_SCAN_CAP, audience=audience)
         dim = self.embedder.dim
         rowids = np.array([r for r, _ in rows], dtype=np.int64)
         matrix = (
@@ -267,26 +300,27 @@ class Retriever:
         return rowids, matrix
 
     def _score(self, cands: list[_Candidate], now: datetime) -> list[ScoredComplaint]:
-        w_bm25, w_sem, w_rec = self.weights
-        if self.embedder is None:
-            w_bm25, w_sem = w_bm25 + w_sem, 0.0
-        w_exp = self.expansion_weight
-        top_lex = max((c.bm25 + w_exp * c.bm25_expansion for c in cands), default=0.0) or 1.0
+        top = max((c.fused for c in cands), default=0.0) or 1.0
         out = []
         for c in cands:
             if c.complaint is None:
                 continue
-            if not c.bm25 and not c.bm25_expansion and c.semantic < SEMANTIC_WEAK:
-                continue  # a nearest neighbour that shares no word and little meaning is noise
-            lexical = (c.bm25 + w_exp * c.bm25_expansion) / top_lex
-            semantic = max(0.0, min(1.0, (c.semantic - 0.1) / 0.6))
             age_days = max(0.0, (now - c.complaint.created_at).total_seconds() / 86400)
             recency = math.exp(-age_days / 45.0)
-            score = w_bm25 * lexical + w_sem * semantic + w_rec * recency
+            # Recency only breaks near-ties: a fresh complaint must not outrank a fitting one.
+            passage = c.passage
+            if passage is None:  # outside the passage pool: judged on its opening lines
+                passage = Passage(c.complaint.text[:300], 0.0, 0, 0.0)
+            score = (c.fused / top) * (1 + self.recency_weight * recency
+                                       + self.coverage_boost * passage.coverage)
             out.append(
                 ScoredComplaint(
-                    complaint=c.complaint, score=round(score, 6), bm25=round(lexical, 6),
+                    complaint=c.complaint, score=round(score, 6),
+                    bm25=round(1 / (RRF_K + c.ranks["lexical"]), 6) if "lexical" in c.ranks
+                    else 0.0,
                     semantic=round(c.semantic, 6), recency=round(recency, 6),
+                    coverage=round(passage.coverage, 4), matched=passage.matched,
+                    passage=passage.text,
                 )
             )
         out.sort(key=lambda s: (-s.score, s.complaint.id))

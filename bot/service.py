@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from bot.briefs import BriefWriter
 from bot.errors import EmptyChairError, LLMError, ScheduleError
+from bot.evidence import topic_facts
 from bot.llm import LLMClient
 from bot.models import (
     Brief,
@@ -25,9 +26,11 @@ from bot.models import (
     Schedule,
     ScoredComplaint,
     Severity,
+    TopicFacts,
 )
-from bot.offline import MAX_CHALLENGES, first_sentence, write_challenges
+from bot.offline import MAX_CHALLENGES, group_by_theme, write_challenges
 from bot.prompts import PromptLibrary, estimate_tokens
+from bot.quotes import best_quote, looks_like_instructions, quote_key
 from bot.redact import redact
 from bot.retrieval import Retrieval, Retriever
 from bot.schedule_spec import describe, next_runs, parse_schedule
@@ -41,7 +44,6 @@ log = logging.getLogger(__name__)
 
 RETRIEVE = 12  # complaints weighed per proposal
 COMPLAINT_CHARS = 700  # per complaint in a prompt
-QUOTE_CHARS = 160  # per quote shown to users
 CONTEXT_SHARE = 0.25  # of the token budget the thread may use
 MAX_PROPOSAL_CHARS = 4000
 
@@ -60,8 +62,24 @@ class ChallengeDrafts(BaseModel):
     challenges: list[ChallengeDraft]
 
 
-def short_quote(text: str, limit: int = QUOTE_CHARS) -> str:
-    return first_sentence(redact(text), limit)
+def cite(hits: Sequence[ScoredComplaint], terms: list[str]) -> list[Citation]:
+    """Citations in order, each quoting the sentence that bears; a quote that says what an
+    earlier one said is shown once, with the other ids listed under it."""
+    out: list[Citation] = []
+    seen: dict[str, Citation] = {}
+    for hit in hits:
+        c = hit.complaint
+        quote = best_quote(c.text, terms)
+        key = quote_key(quote)
+        if key and key in seen:
+            seen[key].same_quote.append(c.id)
+            continue
+        citation = Citation(id=c.id, created_at=c.created_at.date(), theme=c.theme,
+                            quote=quote, url=c.url)
+        if key:
+            seen[key] = citation
+        out.append(citation)
+    return out
 
 
 def trim_to_tokens(text: str, budget: int) -> str:
@@ -100,9 +118,12 @@ class ChairService:
         self.briefs = BriefWriter(store, llm=llm, prompts=prompts, clock=self.clock)
 
     # -- challenge ---------------------------------------------------------------------------
-    def challenge(self, proposal: str, context: str | None = None) -> ChairResponse:
+    def challenge(
+        self, proposal: str, context: str | None = None, *, audience: str | None = None
+    ) -> ChairResponse:
         """Up to four grounded customer challenges to `proposal` (never an exception for LLM
-        trouble: the offline writer answers instead and says why)."""
+        trouble: the offline writer answers instead and says why). `audience` is the Slack
+        conversation asking; complaints logged in another private conversation stay out."""
         # A 40,000-character paste is still one proposal; its head says what it is.
         proposal = redact(" ".join(proposal.split())[:MAX_PROPOSAL_CHARS])
         if not proposal:
@@ -112,32 +133,36 @@ class ChairService:
         started = time.perf_counter()
         found = self.retriever.search(
             proposal if not context else f"{proposal}\n{context[-1500:]}",
-            limit=RETRIEVE, since_days=self.window_days,
+            limit=RETRIEVE, since_days=self.window_days, audience=audience,
         )
-        relevant = found.relevant
+        # A complaint that gives orders to a bot is spam aimed at us, not a customer's voice.
+        relevant = [h for h in found.relevant if not looks_like_instructions(h.complaint.text)]
+        window_total = self.complaints.count_where(
+            since=found.since, until=found.until, audience=audience)[""]
         base: dict[str, Any] = {
             "proposal": proposal,
             "considered": found.considered,
             "window_days": self.window_days,
             "period_start": found.since.date(),
             "period_end": found.until.date(),
+            "window_total": window_total,
+            "stale": self.stale_note(found.since),
         }
         if not relevant:
-            return ChairResponse(
-                **base,
-                writer="offline",
-                no_signal=(
-                    f"No customer signal on this in the last {self.window_days} days: none of "
-                    f"the {self.complaints.count(found.since):,} complaints stored for that "
-                    "period bears on it, so I will not make one up."
-                ),
-            )
+            return ChairResponse(**base, writer="offline", no_signal=self._no_signal(base))
+        groups = group_by_theme(relevant)
+        facts = {
+            g[0].complaint.theme: topic_facts(
+                self.complaints, found.terms, g, since=found.since, until=found.until,
+                audience=audience)
+            for g in groups
+        }
         challenges: list[Challenge] = []
         fallback: str | None = None
         writer: Literal["llm", "offline"] = "offline"
         if self.llm is not None:
             try:
-                challenges = self._llm_challenges(proposal, context, relevant, found)
+                challenges = self._llm_challenges(proposal, context, relevant, found, facts)
                 writer = "llm"
                 if not challenges:
                     fallback = "the model's answer cited none of the retrieved complaints"
@@ -147,17 +172,16 @@ class ChairService:
         if not challenges:
             writer = "offline"
             challenges = write_challenges(
-                proposal, relevant, window_days=self.window_days, now=found.until
+                proposal, groups, facts, window_days=self.window_days, terms=found.terms,
             )
-        cited = {cid for c in challenges for cid in c.complaint_ids}
-        citations = [
-            Citation(
-                id=h.complaint.id, created_at=h.complaint.created_at.date(),
-                theme=h.complaint.theme, quote=short_quote(h.complaint.text),
-            )
-            for h in relevant
-            if h.complaint.id in cited
+        by_id = {h.complaint.id: h for h in relevant}
+        challenges = [
+            c.model_copy(update={"facts": c.facts or facts.get(by_id[c.complaint_ids[0]]
+                                                                 .complaint.theme)})
+            for c in challenges
         ]
+        cited = list(dict.fromkeys(cid for c in challenges for cid in c.complaint_ids))
+        citations = cite([by_id[cid] for cid in cited], found.terms)
         log.info(
             "challenge answered writer=%s challenges=%d considered=%d ms=%.0f",
             writer, len(challenges), found.considered, (time.perf_counter() - started) * 1000,
@@ -171,8 +195,29 @@ class ChairService:
             fallback_reason=fallback,
         )
 
+    def stale_note(self, since: datetime) -> str | None:
+        """One line when the newest stored complaint is older than the window, else None."""
+        newest = self.complaints.newest()
+        if newest is None or newest >= since:
+            return None
+        return (
+            f"The newest complaint stored is from {newest.date().isoformat()}, before this "
+            f"{self.window_days}-day window: import fresher complaints, or widen the window "
+            f"with EMPTYCHAIR_WINDOW_DAYS (or --window-days)."
+        )
+
+    def _no_signal(self, base: dict[str, Any]) -> str:
+        if base["stale"]:
+            return base["stale"]
+        return (
+            f"No customer signal on this in the last {self.window_days} days: none of "
+            f"the {base['window_total']:,} complaints stored for that period bears on it, so I "
+            "will not make one up."
+        )
+
     def _llm_challenges(
-        self, proposal: str, context: str, hits: Sequence[ScoredComplaint], found: Retrieval
+        self, proposal: str, context: str, hits: Sequence[ScoredComplaint], found: Retrieval,
+        facts: dict[str, TopicFacts],
     ) -> list[Challenge]:
         assert self.llm is not None
         system = self.prompts.render("challenge_system")
@@ -184,7 +229,8 @@ class ChairService:
             line = json.dumps(
                 {
                     "id": c.id, "date": c.created_at.date().isoformat(), "theme": c.theme,
-                    "channel": c.channel, "text": redact(c.text)[:COMPLAINT_CHARS],
+                    "channel": c.channel, "segment": c.segment,
+                    "passage": redact(hit.passage or c.text)[:COMPLAINT_CHARS],
                 },
                 ensure_ascii=False,
             )
@@ -201,6 +247,10 @@ class ChairService:
             period_start=found.since.date().isoformat(),
             period_end=found.until.date().isoformat(),
             complaints="\n".join(lines),
+            facts="\n".join(
+                json.dumps(f.model_dump(exclude={"terms"}), ensure_ascii=False)
+                for f in facts.values()
+            ),
             max_challenges=MAX_CHALLENGES,
         )
         drafts = self.llm.complete(system, user, ChallengeDrafts, schema_name="challenges")
@@ -271,17 +321,26 @@ class ChairService:
         return schedule, describe(cron, tz), next_runs(cron, tz, self.clock(), 3)
 
     def add_calendar(
-        self, channel_id: str, url: str, minutes_before: int, *, user_id: str, default_tz: str
+        self, channel_id: str, url: str, minutes_before: int, *, user_id: str, default_tz: str,
+        fetch: Callable[[str, float], str] | None = None,
+        max_per_channel: int | None = 3,
     ) -> Schedule:
-        from bot.calendar_feed import check_url
+        """Check the feed (fetched now, with `fetch`: safe by default) and store a calendar
+        schedule; any problem with the feed gives the same "could not use that calendar"."""
+        from bot.calendar_feed import FETCH_DEADLINE, CalendarError, check_url, fetch_ics
 
-        check_url(url)
+        url = check_url(url)
         if not 0 <= minutes_before <= 24 * 60:
             raise ScheduleError("minutes-before must be between 0 and 1440.")
+        text = (fetch or fetch_ics)(url, FETCH_DEADLINE)
+        if "BEGIN:VCALENDAR" not in text[:4096].upper():
+            log.debug("calendar: the feed is not iCalendar")
+            raise CalendarError("not iCalendar")
         return self.schedules.add(
             Schedule(channel_id=channel_id, kind="calendar", calendar_url=url,
                      minutes_before=minutes_before, timezone=default_tz, created_by=user_id,
-                     created_at=self.clock())
+                     created_at=self.clock()),
+            max_calendars=max_per_channel,
         )
 
     def list_schedules(self, channel_id: str) -> list[tuple[Schedule, str, datetime | None]]:
@@ -295,8 +354,28 @@ class ChairService:
                 out.append((sch, describe(sch.cron, sch.timezone), runs[0] if runs else None))
         return out
 
-    def remove_schedule(self, channel_id: str, schedule_id: int) -> bool:
-        return self.schedules.remove(schedule_id, channel_id)
+    def remove_schedule(
+        self, channel_id: str, schedule_id: int, *, user_id: str | None = None,
+        privileged: bool = False,
+    ) -> bool:
+        """Remove a schedule (or calendar) of the channel; False if there is none.
+
+        A `user_id` may remove only what they created unless `privileged` (workspace admin or
+        owner, or a bot admin); no `user_id` is a trusted caller such as the CLI.
+        """
+        if user_id is None or privileged:
+            return self.schedules.remove(schedule_id, channel_id)
+        if self.schedules.remove(schedule_id, channel_id, created_by=user_id):
+            return True
+        existing = self.schedules.get(schedule_id)
+        if existing is None or existing.channel_id != channel_id:
+            return False
+        owner = f"the person who set it up (<@{existing.created_by}>), " if (
+            existing.created_by) else ""
+        raise ScheduleError(
+            f"Only {owner}workspace admins and owners, and the Empty Chair admins can remove "
+            f"brief #{schedule_id}. Nothing was changed."
+        )
 
     def home_summary(self, days: int = 7) -> HomeSummary:
         now = self.clock()
@@ -308,6 +387,33 @@ class ChairService:
             top_themes=list(themes.items())[:5],
             llm=self.llm.model if self.llm is not None else None,
         )
+
+    # -- replays and repeated asks (plain ids and strings, like the bookkeeping above) --------
+    def claim_request(self, signature: str, request_ts: str) -> bool:
+        """True the first time a signed request is seen; a replay of it is not served."""
+        return self.events.claim_request(signature, int(request_ts) if request_ts.isdigit()
+                                         else 0)
+
+    def claim_ask(self, channel_id: str, user_id: str, text: str, *, window_seconds: float,
+                  scope: str = "", answer_ts: str = "") -> str | None:
+        """None when this is the user's first such ask in the channel within the window (it is
+        now claimed); else the ts of the earlier answer ('' while it is still being posted)."""
+        if window_seconds <= 0:
+            return None
+        return self.events.claim_ask(channel_id, user_id, text, scope=scope,
+                                     window=timedelta(seconds=window_seconds),
+                                     answer_ts=answer_ts, now=self.clock())
+
+    def answered_ask(self, channel_id: str, user_id: str, text: str, answer_ts: str, *,
+                     scope: str = "") -> None:
+        self.events.answered_ask(channel_id, user_id, text, answer_ts, scope=scope)
+
+    def release_ask(self, channel_id: str, user_id: str, text: str, *, scope: str = "") -> None:
+        self.events.release_ask(channel_id, user_id, text, scope=scope)
+
+    def prune_seen(self) -> dict[str, int]:
+        """Forget old event ids, request signatures and asks (the scheduler runs this)."""
+        return self.events.prune_all(self.clock())
 
 
 @dataclass(frozen=True)

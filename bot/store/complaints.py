@@ -231,11 +231,15 @@ class ComplaintStore:
                 "INSERT OR REPLACE INTO complaint_vectors (rowid, vector) VALUES (?, ?)", items
             )
 
-    def vectors_since(self, since: datetime, limit: int) -> list[tuple[int, bytes]]:
+    def vectors_since(
+        self, since: datetime, limit: int, *, audience: str | None = None
+    ) -> list[tuple[int, bytes]]:
+        vis, vis_params = visible_clause(audience, "c.")
         cur = self.store.conn.execute(
             "SELECT c.rowid, v.vector FROM complaints c JOIN complaint_vectors v "
-            "ON v.rowid = c.rowid WHERE c.created_at >= ? ORDER BY c.created_at DESC LIMIT ?",
-            [to_iso(since), limit],
+            f"ON v.rowid = c.rowid WHERE c.created_at >= ?{vis} "
+            "ORDER BY c.created_at DESC LIMIT ?",
+            [to_iso(since), *vis_params, limit],
         )
         return [(int(r), bytes(b)) for r, b in cur]
 
@@ -248,15 +252,69 @@ class ComplaintStore:
         )
         return {int(r): bytes(b) for r, b in cur}
 
-    def by_rowids(self, rowids: Sequence[int]) -> dict[int, Complaint]:
+    def by_rowids(
+        self, rowids: Sequence[int], *, audience: str | None = None
+    ) -> dict[int, Complaint]:
         if not rowids:
             return {}
         marks = ",".join("?" * len(rowids))
+        vis, vis_params = visible_clause(audience)
         cur = self.store.conn.execute(
-            f"SELECT rowid, {', '.join(COLUMNS)} FROM complaints WHERE rowid IN ({marks})",
-            list(rowids),
+            f"SELECT rowid, {', '.join(COLUMNS)} FROM complaints WHERE rowid IN ({marks}){vis}",
+            [*rowids, *vis_params],
         )
         return {int(row[0]): row_to_complaint(row[1:]) for row in cur}
+
+    def count_where(
+        self, *, since: datetime, until: datetime, match: str | None = None,
+        theme: str | None = None, sub_theme: str | None = None, audience: str | None = None,
+        group_by: str | None = None,
+    ) -> dict[str, int]:
+        """Complaints in [since, until) by theme, sub-theme and an FTS5 MATCH on the text:
+        {"": n}, or n per value of `group_by` (segment, severity or channel)."""
+        where = "c.created_at >= ? AND c.created_at < ?"
+        params: list[object] = [to_iso(since), to_iso(until)]
+        source = "complaints c"
+        if match:
+            source += " JOIN complaints_fts ON complaints_fts.rowid = c.rowid"
+            where += " AND complaints_fts MATCH ?"
+            params.append(match)
+        if theme is not None:
+            where += " AND c.theme = ?"
+            params.append(theme)
+        if sub_theme:
+            where += " AND c.sub_theme = ?"
+            params.append(sub_theme)
+        vis, vis_params = visible_clause(audience, "c.")
+        where += vis
+        params.extend(vis_params)
+        if group_by is None:
+            row = self.store.conn.execute(f"SELECT count(*) FROM {source} WHERE {where}", params)
+            return {"": int(row.fetchone()[0])}
+        if group_by not in ("segment", "severity", "channel"):
+            raise ValueError(f"cannot group by {group_by!r}")
+        cur = self.store.conn.execute(
+            f"SELECT c.{group_by}, count(*) FROM {source} WHERE {where} "
+            f"GROUP BY c.{group_by} ORDER BY count(*) DESC, c.{group_by}", params
+        )
+        return {str(value): int(n) for value, n in cur if value}
+
+    def doc_freqs(self, stems: Sequence[str]) -> tuple[int, dict[str, int]]:
+        """(rows in the index, stem -> rows holding it) from FTS5's own vocabulary."""
+        conn = self.store.conn
+        conn.execute(
+            "CREATE VIRTUAL TABLE IF NOT EXISTS temp.complaints_vocab "
+            "USING fts5vocab(main, 'complaints_fts', 'row')"
+        )
+        total = int(conn.execute("SELECT count(*) FROM complaints_fts_docsize").fetchone()[0])
+        freqs = {
+            term: int(n)
+            for term, n in conn.execute(
+                "SELECT term, doc FROM temp.complaints_vocab WHERE term IN "
+                f"({','.join('?' * len(stems))})", list(stems),
+            )
+        } if stems else {}
+        return total, freqs
 
     def data_version(self) -> tuple[int, int]:
         """Changes when any connection commits: cheap cache invalidation for derived data."""

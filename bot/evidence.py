@@ -1,0 +1,86 @@
+"""Store-wide facts for a challenge's topic: volume, share, trend and splits over the window."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from datetime import datetime
+
+from bot.models import ScoredComplaint, TopicFacts
+from bot.store.complaints import ComplaintStore
+from bot.text import stem
+
+MAX_TOPIC_TERMS = 8  # pairs of 8 words: 28 FTS5 clauses, cheap even at a million rows
+SPLIT_VALUES = 5
+
+
+def topic_terms(terms: Sequence[str]) -> list[str]:
+    """The proposal's content words that can define a topic: no numbers, one per stem."""
+    out: dict[str, str] = {}
+    for term in terms:
+        if not term.isdigit():
+            out.setdefault(stem(term), term)
+    return list(out.values())[:MAX_TOPIC_TERMS]
+
+
+def topic_match(terms: Sequence[str]) -> str | None:
+    """An FTS5 expression on the text column: at least two of `terms` (one if only one)."""
+    quoted = ['"' + t.replace('"', '""') + '"' for t in terms]
+    if not quoted:
+        return None
+    if len(quoted) == 1:
+        return f"text : {quoted[0]}"
+    pairs = [f"({a} AND {b})" for i, a in enumerate(quoted) for b in quoted[i + 1:]]
+    return "text : (" + " OR ".join(pairs) + ")"
+
+
+def topic_of(group: Sequence[ScoredComplaint]) -> tuple[str, str]:
+    """(theme, sub-theme) of a group of cited complaints; the sub-theme only when most share it."""
+    theme = Counter(h.complaint.theme for h in group).most_common(1)[0][0]
+    subs = Counter(h.complaint.sub_theme for h in group if h.complaint.theme == theme)
+    sub, n = subs.most_common(1)[0]
+    return theme, sub if sub and n * 2 > len(group) else ""
+
+
+def topic_facts(
+    store: ComplaintStore,
+    terms: Sequence[str],
+    group: Sequence[ScoredComplaint],
+    *,
+    since: datetime,
+    until: datetime,
+    audience: str | None = None,
+) -> TopicFacts:
+    theme, sub_theme = topic_of(group)
+    words = topic_terms(terms)
+    match = topic_match(words)
+    span = until - since
+    window_total = store.count_where(since=since, until=until, audience=audience)[""]
+
+    def count(
+        start: datetime, end: datetime, match: str | None, group_by: str | None = None
+    ) -> dict[str, int]:
+        return store.count_where(since=start, until=end, match=match, theme=theme,
+                                 sub_theme=sub_theme, audience=audience, group_by=group_by)
+
+    theme_total = count(since, until, None)[""]
+    matching = count(since, until, match)[""]
+    previous = count(since - span, since, match)[""]
+
+    def split(column: str) -> dict[str, int]:
+        return dict(list(count(since, until, match, column).items())[:SPLIT_VALUES])
+
+    return TopicFacts(
+        theme=theme,
+        sub_theme=sub_theme,
+        terms=words,
+        matching=matching,
+        theme_total=theme_total,
+        window_total=window_total,
+        share_pct=round(100 * matching / window_total, 1) if window_total else 0.0,
+        previous=previous,
+        change_pct=round(100 * (matching - previous) / previous, 1) if previous else None,
+        segments=split("segment"),
+        severities=split("severity"),
+        channels=split("channel"),
+    )
