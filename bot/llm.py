@@ -684,7 +684,7 @@ class OpenAIClient:
         if n_ctx is not None:
             with self._probe_lock:
                 # The server's word on its live window beats anything found before.
-                self._context = n_ctx if self._context is None else min(self._context, n_ctx)
+                self._context = n_ctx
         log.warning("llm server refused the prompt as too long status=%d type=%s code=%s "
                     "prompt_tokens=%s n_ctx=%s model=%s", exc.status_code, exc.type, exc.code,
                     prompt_tokens, n_ctx, self.model)
