@@ -90,14 +90,17 @@ def build_scheduler(
     components: Components, client: WebClient, clock: Callable[[], datetime] | None = None
 ) -> BriefScheduler:
     """Scheduled briefs, posted through `client` (Slack's or the sandbox's)."""
+    from bot.calendar_feed import AllowList, CalendarCache, FeedFetcher
     from bot.scheduler import BriefScheduler
     from bot.slack.briefs import post_brief
 
     def post(schedule: Schedule, occurrence: datetime) -> str:
         return post_brief(client, components.service, schedule.channel_id)
 
+    feeds = FeedFetcher(AllowList.parse(components.settings.calendar_allow_hosts))
     return BriefScheduler(components.store, post, clock=clock,
-                          timezone=components.settings.timezone)
+                          timezone=components.settings.timezone,
+                          calendars=CalendarCache(feeds, clock=clock))
 
 
 def health(components: Components) -> dict[str, object]:

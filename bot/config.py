@@ -50,6 +50,13 @@ class Settings(BaseSettings):
     llm_context_tokens: int = Field(8192, alias="EMPTYCHAIR_LLM_CONTEXT_TOKENS", ge=1024)
     prompt_token_budget: int = Field(6000, alias="EMPTYCHAIR_PROMPT_TOKENS", ge=500)
 
+    # Calendars and schedules
+    # Comma-separated hosts, IPs or networks a calendar may be fetched from although internal.
+    calendar_allow_hosts: str = Field("", alias="EMPTYCHAIR_CALENDAR_ALLOW_HOSTS")
+    max_calendars_per_channel: int = Field(3, alias="EMPTYCHAIR_MAX_CALENDARS", ge=1, le=50)
+    # Comma-separated Slack user ids who may remove anyone's schedule, like workspace admins.
+    admin_users: str = Field("", alias="EMPTYCHAIR_ADMIN_USERS")
+
     log_level: str = Field("INFO", alias="EMPTYCHAIR_LOG_LEVEL")
 
     @field_validator("timezone")
@@ -72,6 +79,10 @@ class Settings(BaseSettings):
     def llm_configured(self) -> bool:
         """An LLM is used when a key or a base URL (local servers need no key) is set."""
         return bool(self.openai_api_key or self.openai_base_url)
+
+    @property
+    def admin_user_ids(self) -> frozenset[str]:
+        return frozenset(u.strip() for u in self.admin_users.split(",") if u.strip())
 
     @property
     def socket_mode(self) -> bool:

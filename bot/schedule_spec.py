@@ -255,6 +255,39 @@ def normalize_cron(expr: str) -> str:
     return normalized
 
 
+def minute_values(field: str) -> frozenset[int]:
+    """The minutes (0–59) a valid crontab minute field selects."""
+    minutes: set[int] = set()
+    for item in field.split(","):
+        base, slash, step_text = item.partition("/")
+        step = int(step_text) if slash else 1
+        if base == "*":
+            low, high = 0, 59
+        elif "-" in base:
+            first, _, last = base.partition("-")
+            low, high = int(first), int(last)
+        else:
+            low = int(base)
+            high = 59 if slash else low
+        minutes.update(range(low, high + 1, step))
+    return frozenset(minutes)
+
+
+def check_at_most_hourly(cron: str) -> None:
+    """A ScheduleError if a cron posts more than once in some hour.
+
+    One minute value means any two runs are at least an hour apart (a different hour or day);
+    two or more put two runs in the same hour.
+    """
+    fields = cron.split()
+    per_hour = len(minute_values(fields[0]))
+    if per_hour > 1:
+        raise ScheduleError(
+            f'Briefs can be scheduled at most once an hour, and cron "{cron}" would post '
+            f"{per_hour} times in an hour. Pick one minute of the hour. {CRON_EXAMPLE}"
+        )
+
+
 def _parse_cron(text: str, default_tz: str) -> tuple[str, str]:
     text = text.strip()
     if text and text[0] in _OPEN_QUOTES:
@@ -270,6 +303,9 @@ def _parse_cron(text: str, default_tz: str) -> tuple[str, str]:
     if len(rest) > 1:
         raise ScheduleError(f'I did not understand "{" ".join(rest)}". {CRON_EXAMPLE}')
     cron = normalize_cron(expr)
+    # Checked here, where people write schedules, not in normalize_cron: rows already stored keep
+    # running rather than going silent.
+    check_at_most_hourly(cron)
     return cron, resolve_timezone(rest[0] if rest else default_tz)
 
 
@@ -278,7 +314,8 @@ def parse_schedule(args: str, default_tz: str) -> tuple[str, str]:
 
     Accepts `weekdays 09:45`, `daily 9:45`, `mon 09:45 Europe/Berlin`, `mon,wed,fri 16:00`,
     `tue-thu 8:30am` and `cron "45 9 * * 1-5" [TZ]` (straight or curly quotes). The cron returned
-    has its day-of-week in names, e.g. "45 9 * * mon-fri".
+    has its day-of-week in names, e.g. "45 9 * * mon-fri". Crons that post more than once in an
+    hour are refused.
     """
     text = args.strip()
     if not text:

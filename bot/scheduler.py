@@ -8,6 +8,8 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable
+from concurrent.futures import Future, as_completed
+from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -15,7 +17,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.calendar_feed import CalendarCache, safe_url, upcoming_meetings
+from bot.calendar_feed import CalendarCache, CalendarFeeds, safe_url
 from bot.errors import ScheduleError
 from bot.models import Schedule
 from bot.schedule_spec import cron_trigger, occurrences_between, resolve_timezone
@@ -33,6 +35,9 @@ POLL_JOB_ID = "emptychair-poll"
 # table bounds it in practice (nothing before the last claimed occurrence is looked at again).
 LOOKBACK = timedelta(days=7)
 _MAX_SKIP_LINES = 5  # per schedule and call: a long outage of an every-minute cron stays readable
+# How long one look waits for all calendar feeds together; a feed not ready by then is looked at
+# again next time (its fetch and expansion carry on, each within its own deadline).
+CALENDAR_WAIT = 20.0
 
 
 def default_instance_id() -> str:
@@ -59,15 +64,20 @@ class BriefScheduler:
         misfire_grace: timedelta = timedelta(minutes=30),
         instance_id: str | None = None,
         timezone: str = "UTC",
-        calendars: CalendarCache | None = None,
+        calendars: CalendarCache | CalendarFeeds | None = None,
         poll_interval: timedelta = timedelta(minutes=1),
+        calendar_wait: float = CALENDAR_WAIT,
     ) -> None:
         self.schedules = ScheduleStore(store)
         self.instance_id = instance_id or default_instance_id()
         self.misfire_grace = misfire_grace
         self._post_brief = post_brief
         self._clock = clock or (lambda: datetime.now(UTC))
-        self._calendars = calendars or CalendarCache(clock=self._clock)
+        if isinstance(calendars, CalendarFeeds):
+            self._feeds = calendars
+        else:
+            self._feeds = CalendarFeeds(calendars or CalendarCache(clock=self._clock))
+        self._calendar_wait = calendar_wait
         self._poll_interval = poll_interval
         self._lock = threading.Lock()
         self._sync_lock = threading.Lock()  # sync() runs from the poll job and from callers
@@ -109,6 +119,7 @@ class BriefScheduler:
         """Stop the clock; by default let a brief being posted finish (its claim is taken)."""
         if self.scheduler.running:
             self.scheduler.shutdown(wait=wait)
+        self._feeds.close()
 
     # --- jobs --------------------------------------------------------------------------------
 
@@ -198,33 +209,97 @@ class BriefScheduler:
         schedules = self.schedules.list()
         if only is not None:
             schedules = [s for s in schedules if s.id == only]
-        due: list[tuple[Schedule, datetime]] = []
+        fired: list[tuple[int, datetime]] = []
+        # Calendar lookups start first and run on the feeds' pool while the cron schedules are
+        # decided and posted: a slow feed delays no cron brief and no other feed.
+        pending: dict[Future[list[tuple[datetime, str]]], tuple[Schedule, datetime]] = {}
         for schedule in schedules:
-            assert schedule.id is not None
+            if schedule.kind != "calendar":
+                continue
+            lower = self._lower(schedule, now)
+            if lower is None:
+                continue
+            before = timedelta(minutes=schedule.minutes_before)
             try:
-                occurrences = self._occurrences(schedule, now)
+                tz = resolve_timezone(schedule.timezone)
+            except ScheduleError as exc:
+                self._warn_once(schedule, exc)
+                continue
+            future = self._feeds.submit(
+                schedule.calendar_url, now, lower + before, now + before + timedelta(seconds=1),
+                tz,
+            )
+            pending[future] = (schedule, lower)
+        for schedule in schedules:
+            if schedule.kind == "calendar":
+                continue
+            assert schedule.id is not None
+            lower = self._lower(schedule, now)
+            if lower is None:
+                continue
+            try:
+                occurrences = occurrences_between(schedule.cron, schedule.timezone, lower, now)
             except ScheduleError as exc:
                 # Not advancing the horizon: the next look covers this window again.
-                if (schedule.id, str(exc)) not in self._warned:
-                    self._warned.add((schedule.id, str(exc)))
-                    log.warning("schedule %s: cannot work out its times: %s", schedule.id, exc)
+                self._warn_once(schedule, exc)
                 continue
-            if occurrences:
-                latest = occurrences[-1]
-                self._log_skipped(schedule.id, occurrences[:-1], latest, now)
-                if now - latest <= self.misfire_grace:
-                    due.append((schedule, latest))
-                else:
-                    self._log_skipped(schedule.id, [latest], None, now)
-        fired: list[tuple[int, datetime]] = []
-        for schedule, occurrence in due:
-            assert schedule.id is not None
-            if self.fire(schedule.id, occurrence):
-                fired.append((schedule.id, occurrence))
+            self._advance(schedule.id, now)
+            fired.extend(self._fire_latest(schedule, occurrences, now))
+        if pending:
+            fired.extend(self._collect(pending, now))
         return fired
 
-    def _occurrences(self, schedule: Schedule, now: datetime) -> list[datetime]:
-        """Occurrences in (lower bound, now], ascending; advances the schedule's horizon."""
+    def _collect(
+        self, pending: dict[Future[list[tuple[datetime, str]]], tuple[Schedule, datetime]],
+        now: datetime,
+    ) -> list[tuple[int, datetime]]:
+        fired: list[tuple[int, datetime]] = []
+        try:
+            for future in as_completed(pending, timeout=self._calendar_wait):
+                schedule, lower = pending[future]
+                assert schedule.id is not None
+                try:
+                    meetings = future.result()
+                except ScheduleError as exc:
+                    self._warn_once(schedule, exc)
+                    continue
+                except Exception:
+                    log.exception("schedule %s: the calendar lookup failed", schedule.id)
+                    continue
+                before = timedelta(minutes=schedule.minutes_before)
+                found = {
+                    (start - before).astimezone(UTC).replace(microsecond=0)
+                    for start, _ in meetings
+                }
+                self._advance(schedule.id, now)
+                occurrences = sorted(t for t in found if lower < t <= now)
+                fired.extend(self._fire_latest(schedule, occurrences, now))
+        except FutureTimeout:
+            late = [pending[f][0].id for f in pending if not f.done()]
+            log.info("calendar schedule(s) %s not ready in time; looking again next poll", late)
+        return fired
+
+    def _fire_latest(
+        self, schedule: Schedule, occurrences: list[datetime], now: datetime
+    ) -> list[tuple[int, datetime]]:
+        assert schedule.id is not None
+        if not occurrences:
+            return []
+        latest = occurrences[-1]
+        self._log_skipped(schedule.id, occurrences[:-1], latest, now)
+        if now - latest > self.misfire_grace:
+            self._log_skipped(schedule.id, [latest], None, now)
+            return []
+        return [(schedule.id, latest)] if self.fire(schedule.id, latest) else []
+
+    def _warn_once(self, schedule: Schedule, exc: ScheduleError) -> None:
+        assert schedule.id is not None
+        if (schedule.id, str(exc)) not in self._warned:
+            self._warned.add((schedule.id, str(exc)))
+            log.warning("schedule %s: cannot work out its times: %s", schedule.id, exc)
+
+    def _lower(self, schedule: Schedule, now: datetime) -> datetime | None:
+        """Where the next look at a schedule starts: occurrences in (lower, now] are new."""
         assert schedule.id is not None
         lower = now - max(LOOKBACK, 2 * self.misfire_grace)
         if schedule.created_at is not None and schedule.created_at > lower:
@@ -238,31 +313,12 @@ class BriefScheduler:
             horizon = self._horizons.get(schedule.id)
         if horizon is not None and lower < horizon <= now:
             lower = horizon
-        if lower >= now:
-            return []
-        if schedule.kind == "cron":
-            found = occurrences_between(schedule.cron, schedule.timezone, lower, now)
-        else:
-            found = self._meeting_occurrences(schedule, lower, now)
-        with self._lock:
-            if self._horizons.get(schedule.id, lower) <= now:
-                self._horizons[schedule.id] = now
-        return found
+        return lower if lower < now else None
 
-    def _meeting_occurrences(
-        self, schedule: Schedule, lower: datetime, now: datetime
-    ) -> list[datetime]:
-        """A calendar schedule's occurrences: each meeting's start minus `minutes_before`."""
-        before = timedelta(minutes=schedule.minutes_before)
-        text = self._calendars.get(schedule.calendar_url, now)
-        meetings = upcoming_meetings(
-            text, lower + before, now + before + timedelta(seconds=1),
-            default_tz=resolve_timezone(schedule.timezone),
-        )
-        found = {
-            (start - before).astimezone(UTC).replace(microsecond=0) for start, _ in meetings
-        }
-        return sorted(t for t in found if lower < t <= now)
+    def _advance(self, schedule_id: int, now: datetime) -> None:
+        with self._lock:
+            if self._horizons.get(schedule_id, now) <= now:
+                self._horizons[schedule_id] = now
 
     def _log_skipped(
         self, schedule_id: int, skipped: list[datetime], superseded_by: datetime | None,

@@ -42,7 +42,9 @@ EXAMPLES = 'Examples: weekdays 09:45 · mon,wed,fri 16:00 Europe/Berlin · cron 
         ("cron \u201c45 9 * * 1-5\u201d Asia/Tokyo", ("45 9 * * mon-fri", "Asia/Tokyo")),
         ("CRON '0 9 * * 0'", ("0 9 * * sun", "Europe/Paris")),
         ("cron 0 9 * * 7 UTC", ("0 9 * * sun", "UTC")),
-        ('cron "*/15 9-17 * * */2"', ("*/15 9-17 * * tue,thu,sat,sun", "Europe/Paris")),
+        ('cron "15 9-17 * * */2"', ("15 9-17 * * tue,thu,sat,sun", "Europe/Paris")),
+        ('cron "59 9,10 * * *"', ("59 9,10 * * *", "Europe/Paris")),  # an hour apart: allowed
+        ('cron "0 * * * *"', ("0 * * * *", "Europe/Paris")),
         ('cron "0 9 1 * *"', ("0 9 1 * *", "Europe/Paris")),
     ],
 )
@@ -135,6 +137,25 @@ def test_rejected_forms_say_why_with_an_example(args: str, message: str) -> None
     with pytest.raises(ScheduleError) as caught:
         parse_schedule(args, "UTC")
     assert str(caught.value) == message
+
+
+@pytest.mark.parametrize(
+    ("args", "per_hour"),
+    [
+        ('cron "* * * * *"', 60),
+        ('cron "*/5 * * * *"', 12),
+        ('cron "*/15 9-17 * * */2"', 4),
+        ('cron "0,30 9 * * 1-5"', 2),
+        ('cron "0-1 9 * * *"', 2),
+        ('cron "30/20 * * * *"', 2),
+    ],
+)
+def test_schedules_more_often_than_hourly_are_refused(args: str, per_hour: int) -> None:
+    with pytest.raises(ScheduleError) as caught:
+        parse_schedule(args, "UTC")
+    message = str(caught.value)
+    assert message.startswith("Briefs can be scheduled at most once an hour")
+    assert f"would post {per_hour} times in an hour" in message and CRON_EX in message
 
 
 def test_timezone_names_are_checked_against_the_tz_database() -> None:

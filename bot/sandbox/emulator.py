@@ -362,12 +362,15 @@ class SlackEmulator:
     # ================================================================= workspace setup
     def add_user(
         self, user_id: str, name: str, *, real_name: str | None = None, tz: str = "UTC",
-        is_bot: bool = False, email: str | None = None,
+        is_bot: bool = False, email: str | None = None, is_admin: bool = False,
+        is_owner: bool = False,
     ) -> dict[str, Any]:
         ZoneInfo(tz)  # fail now, not at users.info time
         user: dict[str, Any] = {
             "id": user_id, "team_id": self.team_id, "name": name, "deleted": False,
-            "real_name": real_name or name, "tz": tz, "is_bot": is_bot, "is_admin": False,
+            "real_name": real_name or name, "tz": tz, "is_bot": is_bot,
+            # Slack marks owners as admins too; the primary owner is one of the owners.
+            "is_admin": is_admin or is_owner, "is_owner": is_owner, "is_primary_owner": False,
             "is_app_user": False,
             "profile": {"real_name": real_name or name, "display_name": name,
                         **({"email": email} if email else {}),

@@ -72,6 +72,7 @@ def build_bolt_app(
     )
     app.use(dedup_middleware(service.claim_event))
     handlers.register(
-        app, service, brief_commands(service, settings.timezone, on_schedules_changed)
+        app, service,
+        brief_commands(service, settings.timezone, on_schedules_changed, settings=settings),
     )
     return app

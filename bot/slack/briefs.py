@@ -10,6 +10,8 @@ from slack_bolt import Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.calendar_feed import AllowList, FeedFetcher
+from bot.config import Settings
 from bot.errors import EmptyChairError
 from bot.formatting import format_brief, safe
 from bot.service import ChairService
@@ -53,10 +55,28 @@ def user_timezone(client: WebClient, user_id: str, default: str) -> str:
     return str(tz) if tz else default
 
 
+def is_workspace_admin(client: WebClient, user_id: str) -> bool:
+    """users.info says the user is a workspace admin or owner; False when it cannot tell."""
+    try:
+        user = client.users_info(user=user_id).get("user") or {}
+    except SlackApiError as exc:
+        log.info("users.info failed, treating the user as a member: %s",
+                 exc.response.get("error"))
+        return False
+    return any(bool(user.get(flag)) for flag in ("is_admin", "is_owner", "is_primary_owner"))
+
+
 def brief_commands(
-    service: ChairService, default_tz: str, on_change: Callable[[], None] | None = None
+    service: ChairService, default_tz: str, on_change: Callable[[], None] | None = None,
+    *, settings: Settings | None = None,
 ) -> dict[str, Callable[..., None]]:
-    """Handlers for `/emptychair brief|schedule|schedules|unschedule|calendar`."""
+    """Handlers for `/emptychair brief|schedule|schedules|unschedule|calendar`.
+
+    `settings` supplies the calendar allow-list and limit and the bot's own admins (none without).
+    """
+    fetch_feed = FeedFetcher(AllowList.parse(settings.calendar_allow_hosts if settings else ""))
+    max_calendars = settings.max_calendars_per_channel if settings else 3
+    bot_admins = settings.admin_user_ids if settings else frozenset()
 
     def changed() -> None:
         if on_change is not None:
@@ -103,7 +123,11 @@ def brief_commands(
             respond(text="Usage: `/emptychair unschedule <id>` (see `/emptychair schedules`).",
                     response_type="ephemeral")
             return
-        if service.remove_schedule(body["channel_id"], int(ident)):
+        user = body.get("user_id", "")
+        privileged = user in bot_admins or is_workspace_admin(client, user)
+        # Refused (a ScheduleError, shown ephemerally) unless the user may remove it.
+        if service.remove_schedule(body["channel_id"], int(ident), user_id=user,
+                                   privileged=privileged):
             changed()
             respond(text=f"Removed scheduled brief #{ident}.", response_type="ephemeral")
         else:
@@ -117,8 +141,9 @@ def brief_commands(
                                   "e.g. `/emptychair calendar https://…/team.ics 15`.")
         minutes = int(parts[1]) if len(parts) == 2 else 15
         tz = user_timezone(client, body.get("user_id", ""), default_tz)
-        sch = service.add_calendar(body["channel_id"], parts[0].strip("<>"), minutes,
-                                   user_id=body.get("user_id", ""), default_tz=tz)
+        sch = service.add_calendar(body["channel_id"], parts[0].strip("<>").split("|")[0], minutes,
+                                   user_id=body.get("user_id", ""), default_tz=tz,
+                                   fetch=fetch_feed, max_per_channel=max_calendars)
         changed()
         respond(text=f"Brief #{sch.id} will be posted {minutes} minutes before each event of "
                 "that calendar.", response_type="ephemeral")

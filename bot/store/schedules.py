@@ -49,8 +49,13 @@ class ScheduleStore:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    def add(self, schedule: Schedule) -> Schedule:
-        """Insert a schedule and return it with its id (never the id of one that has claims)."""
+    def add(self, schedule: Schedule, *, max_calendars: int | None = None) -> Schedule:
+        """Insert a schedule and return it with its id (never the id of one that has claims).
+
+        With `max_calendars`, a calendar schedule is refused (ScheduleError) when its channel
+        already has that many; the count and the insert are one statement, so two people adding
+        at once cannot both slip under the limit.
+        """
         if schedule.kind == "cron" and not schedule.cron.strip():
             raise ScheduleError("A cron schedule needs a cron expression.")
         if schedule.kind == "calendar" and not schedule.calendar_url.strip():
@@ -64,13 +69,25 @@ class ScheduleStore:
         # The id is one past every id ever used, counting claims of removed schedules too, so a new
         # schedule never inherits an old one's claimed occurrences. One statement: atomic.
         sql = (
-            f"INSERT INTO schedules (id, {', '.join(names)}) VALUES ("
+            f"INSERT INTO schedules (id, {', '.join(names)}) SELECT "
             "(SELECT COALESCE(MAX(id), 0) + 1 FROM (SELECT id FROM schedules "
             "UNION ALL SELECT schedule_id FROM brief_runs)), "
-            f"{', '.join('?' for _ in names)})"
+            f"{', '.join('?' for _ in names)}"
         )
+        params: builtins.list[object] = [values[n] for n in names]
+        limited = schedule.kind == "calendar" and max_calendars is not None
+        if limited:
+            sql += (" WHERE (SELECT COUNT(*) FROM schedules WHERE channel_id = ? "
+                    "AND kind = 'calendar') < ?")
+            params += [schedule.channel_id, max_calendars]
         with self.store.conn as conn:
-            cursor = conn.execute(sql, [values[n] for n in names])
+            cursor = conn.execute(sql, params)
+        if limited and cursor.rowcount == 0:
+            raise ScheduleError(
+                f"This channel already has {max_calendars} calendar"
+                f"{'s' if max_calendars != 1 else ''}, the most it can have. Remove one with "
+                "`/emptychair unschedule <id>` first (`/emptychair schedules` lists them)."
+            )
         return schedule.model_copy(
             update={"id": cursor.lastrowid, "created_at": from_iso(values["created_at"])}
         )
@@ -89,14 +106,18 @@ class ScheduleStore:
             ).fetchall()
         return [_row_to_schedule(row) for row in rows]
 
-    def remove(self, schedule_id: int, channel_id: str) -> bool:
-        """Delete a schedule of `channel_id`; False if that channel has no such schedule."""
+    def remove(self, schedule_id: int, channel_id: str, *, created_by: str | None = None) -> bool:
+        """Delete a schedule of `channel_id` (only if `created_by` made it, when given); False if
+        there is no such schedule."""
         # Claims stay: they are the record of what was posted, and another process may be firing
         # this schedule right now; deleting its claim would let it post the occurrence again.
+        sql = "DELETE FROM schedules WHERE id = ? AND channel_id = ?"
+        params: builtins.list[object] = [schedule_id, channel_id]
+        if created_by is not None:
+            sql += " AND created_by = ?"
+            params.append(created_by)
         with self.store.conn as conn:
-            deleted = conn.execute(
-                "DELETE FROM schedules WHERE id = ? AND channel_id = ?", [schedule_id, channel_id]
-            ).rowcount
+            deleted = conn.execute(sql, params).rowcount
         return deleted > 0
 
     def claim_occurrence(
