@@ -261,9 +261,10 @@ _NAME_STOP = _words("""
 # -- street addresses: house number, capitalised street name, a street-type word; the unit,
 # city, state and zip that follow go with it. Title-case is required on the name so that
 # "3 times down the road" and shouted text ("1 LLC SUED MI IN COURT") stay text.
-_STREET_TYPE = (r"(?i:street|st|avenue|ave|av|road|rd|boulevard|blvd|lane|ln|drive|dr|court|ct|"
-                r"place|pl|way|terrace|ter|circle|cir|parkway|pkwy|highway|hwy|square|sq|"
-                r"trail|trl|crescent|close|plaza|pike|alley|expressway|freeway)")
+# the full stop after "St." is the abbreviation's, after "Street." the sentence's
+_STREET_TYPE = (r"(?i:(?:street|avenue|road|boulevard|lane|drive|court|place|way|terrace|circle|"
+                r"parkway|highway|square|trail|crescent|close|plaza|pike|alley|expressway|"
+                r"freeway)\b|(?:st|ave|av|rd|blvd|ln|dr|ct|pl|ter|cir|pkwy|hwy|sq|trl)\b\.?)")
 # what may follow the street: direction, unit, then city with a US state and zip or a UK postcode
 _ADDRESS_TAIL = (
     r"(?:\s(?:N|S|E|W|NE|NW|SE|SW)\b\.?)?"
@@ -276,7 +277,7 @@ _STREET_WORD = r"(?:[A-Z][a-z'’][\w'’.-]{0,30}|[0-9]{1,3}(?:st|nd|rd|th))"
 _ADDRESS = re.compile(
     r"[0-9](?<![\w#$€£.,/:-][0-9])[0-9]{0,5}[A-Za-z]?(?:-[0-9]{1,4})?\s{1,2}"
     r"(?:(?:N|S|E|W|NE|NW|SE|SW|North|South|East|West)\.?\s)?"
-    rf"{_STREET_WORD}(?:\s{_STREET_WORD}){{0,3}}\s{_STREET_TYPE}\b\.?{_ADDRESS_TAIL}"
+    rf"{_STREET_WORD}(?:\s{_STREET_WORD}){{0,3}}\s{_STREET_TYPE}{_ADDRESS_TAIL}"
 )
 _PO_BOX = re.compile(r"\b(?:p\.?\s?o\.?\s?|post office )box\s{0,2}#?\s?[0-9]{1,8}\b",
                      re.IGNORECASE)
@@ -289,7 +290,7 @@ _ADDRESS_CONTEXT = re.compile(
     r"\b(?:live[sd]? (?:at|on)|resid(?:e|ing) at|(?:home |mailing )?address(?: is|:)|"
     r"moved to|ship(?:ped)? to|mail(?:ed)? to|sent to)"
     r"\s{1,3}(?P<v>[0-9]{1,6}[A-Za-z]?\s[\w'’.-]{1,30}(?:\s[\w'’.-]{1,30}){0,3}\s"
-    rf"{_STREET_TYPE}\b\.?(?-i:{_ADDRESS_TAIL}))",
+    rf"{_STREET_TYPE}(?-i:{_ADDRESS_TAIL}))",
     re.IGNORECASE,
 )
 
@@ -513,6 +514,13 @@ _WEAK_END = re.compile(r"[,.!;:)]|\s*$|\s*\n|\s(?:from|here|speaking|calling|aga
 _LINE_END = re.compile(r"[.!]?[ \t]*(?:\n|$)")
 
 
+def _not_a_name(low: str) -> bool:
+    # "I am Constantly Harassed", "I'm Demanding …": verb and adverb endings that names
+    # (Emily, Beverly, Ahmed) rarely have
+    return low.endswith(("ing", "ated", "ssed", "ized", "ised")) or (
+        len(low) >= 8 and low.endswith("ly"))
+
+
 def _name(m: re.Match[str], text: str, lower: str) -> list[_Span] | None:
     kind = m.lastgroup
     lead = lower[m.start("strong"): m.end("strong")] if kind == "strong" else ""
@@ -540,8 +548,7 @@ def _name(m: re.Match[str], text: str, lower: str) -> list[_Span] | None:
         elif bare[:1].isupper() and (bare[1:2].islower() or bare[1:2] in "'’"
                                      or (kind == "strong" and bare.isupper() and len(bare) > 1
                                          and not _MASK_LOCAL.fullmatch(bare))):
-            if last < 0 and (low in _NAME_STOP or (
-                    kind != "strong" and low.endswith(("ing", "ly", "ed")))):
+            if last < 0 and (low in _NAME_STOP or (kind == "weak" and _not_a_name(low))):
                 break
             if first < 0:
                 first = w.start()
@@ -567,46 +574,49 @@ def _name(m: re.Match[str], text: str, lower: str) -> list[_Span] | None:
     return [(first, last, "name")]
 
 
-# Rules in order. A rule with keywords is tried only where one of them occurs in the
-# lower-cased text (str.find, C speed); a rule without runs over the whole text.
-_Rule = tuple[re.Pattern[str], _Handler, tuple[str, ...]]
+# Rules in order, each (pattern, handler, keywords, needs a number of seven or more digits).
+# A rule with keywords is tried only where one of them occurs in the lower-cased text; a rule
+# without runs over the whole text. Cards, IBANs, SSNs and phones all hold a run of 7+ digits
+# (separators allowed): one scan for such a run spares four scans on most complaints.
+_Rule = tuple[re.Pattern[str], _Handler, tuple[str, ...], bool]
 
 _DIGIT_RULES: tuple[_Rule, ...] = (
-    (_IBAN, _iban, ()),
-    (_CARD, _card, ()),
-    (_SSN, lambda m: [(m.start(), m.end(), "ssn")], ()),
-    (_SSN_CONTEXT, _group("ssn"), ("ssn", "ss#", "s.s.n", "social")),
-    (_IP, _ip, ()),
-    (_DOB, _group("dob"), ("dob", "d.o.b", "date of birth", "birth", "born")),
-    (_PASSWORD, _password, ("pass", "pwd", "pin")),
+    (_IBAN, _iban, (), True),
+    (_CARD, _card, (), True),
+    (_SSN, lambda m: [(m.start(), m.end(), "ssn")], (), True),
+    (_SSN_CONTEXT, _group("ssn"), ("ssn", "ss#", "s.s.n", "social"), True),
+    (_IP, _ip, (), False),
+    (_DOB, _group("dob"), ("dob", "d.o.b", "date of birth", "birth", "born"), False),
+    (_PASSWORD, _password, ("pass", "pwd", "pin"), False),
     (_ACCOUNT, _account, ("account", "acct", "a/c") + tuple(
         f"{who} {what}" for who in ("member", "membership", "customer", "policy", "loan", "client")
-        for what in ("number", "no", "#", "id"))),
+        for what in ("number", "no", "#", "id")), False),
     (_PHONE_CONTEXT, _phone_context, ("phone", "tel ", "tel:", "tel.", "mobile", "cell",
                                       "call me", "text me", "reach me", "whats", "fax",
-                                      "landline", "ph:", "ph.", "ph #")),
-    (_PHONE, _phone, ()),
+                                      "landline", "ph:", "ph.", "ph #"), True),
+    (_PHONE, _phone, (), True),
     (_ADDRESS_CONTEXT, _group("address"), (
         "live at", "lives at", "lived at", "live on", "lives on", "lived on", "reside at",
         "residing at", "address is", "address:", "moved to", "ship to", "shipped to", "mail to",
-        "mailed to", "sent to")),
-    (_ADDRESS, _address, ()),
-    (_PO_BOX, _address, ("po", "p.o", "p. o", "post office")),
+        "mailed to", "sent to"), False),
+    (_ADDRESS, _address, (), False),
+    (_PO_BOX, _address, ("po box", "p.o", "p. o", "p o box", "pobox", "post office box"), False),
 )
+_LONG_NUMBER = re.compile(r"[0-9](?:[ ./()-]{0,3}[0-9]){6}")
 _NAME_KEYS = ("name is", "name was", "name's", "name’s", "name:", "call me", "named", "signed,",
               "i am", "i'm", "i’m", "this is", "sincerely,", "regards,", "thanks,",
               "thank you,", "cheers,", "best,", "yours truly,")
 
 
 _NAME_RULE = len(_DIGIT_RULES)
-_PASSWORD_RULE = next(i for i, r in enumerate(_DIGIT_RULES) if r[0] is _PASSWORD)
+_PASSWORD_RULE = next(i for i, rule in enumerate(_DIGIT_RULES) if rule[0] is _PASSWORD)
 
 
 def _keyword_table() -> tuple[re.Pattern[str], dict[str, tuple[int, ...]]]:
     # One scan of the lower-cased text finds every rule's keywords at once; a keyword that
     # starts with another rule's keyword ("phone" and "ph") serves both rules.
     owners: list[tuple[int, tuple[str, ...]]] = [
-        (i, keys) for i, (_, _, keys) in enumerate(_DIGIT_RULES) if keys
+        (i, rule[2]) for i, rule in enumerate(_DIGIT_RULES) if rule[2]
     ] + [(_NAME_RULE, _NAME_KEYS)]
     words = {k for _, keys in owners for k in keys}
     table = {w: tuple(i for i, keys in owners if any(w.startswith(k) for k in keys))
@@ -719,7 +729,10 @@ def _spans(text: str) -> list[_Span]:
         norm = _apply(_IP6, _ip6, norm, None, spans)
     where = _keyword_positions(lower)
     if _DIGIT.search(norm) is not None:
-        for i, (pattern, handler, keywords) in enumerate(_DIGIT_RULES):
+        long_number = _LONG_NUMBER.search(norm) is not None
+        for i, (pattern, handler, keywords, needs_long) in enumerate(_DIGIT_RULES):
+            if needs_long and not long_number:
+                continue
             if not keywords:
                 norm = _apply(pattern, handler, norm, None, spans)
             elif i in where:

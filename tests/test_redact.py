@@ -130,11 +130,32 @@ def test_multiline_and_unicode_text_survives() -> None:
     assert redact(text) == "Zeile eins\n\nMüller → ☎ [phone]\n😀 \u200b\ufeff\ud800 end"
 
 
+def test_new_kinds_in_one_text_keep_the_text_as_written() -> None:
+    text = ("Ｈｉ, my name is Ana Díaz, DOB 04/12/1985, mail ana (at) example (dot) com or "
+            "call ٠٢٠ ٧٩٤٦ ٠٩٥٨. I live at 12 Oak Lane. account number 99812345, PIN 4821, "
+            "IPv6 2001:db8::1 — order #4277330 of {$7100.00} on 2024-01-05 at 10:30.")
+    assert redact(text) == (
+        "Ｈｉ, my name is [name], DOB [dob], mail [email] or call [phone]. I live at [address]. "
+        "account number [account], PIN [password], IPv6 [ip] — order #4277330 of {$7100.00} on "
+        "2024-01-05 at 10:30."
+    )
+
+
+def test_folded_forms_are_redacted() -> None:
+    assert redact("mail ｌｅｅ＠ｅｘａｍｐｌｅ．ｃｏｍ now") == "mail [email] now"
+    assert redact("card ４１１１ １１１１ １１１１ １１１１!") == "card [card]!"
+    assert redact("SSN 123 45 6789; ssn: 123456789") == "SSN [ssn]; ssn: [ssn]"
+    assert redact("iban de89-3704-0044-0532-0130-00") == "iban [iban]"
+
+
 HOSTILE = [
     "1" * 100_000, "1 " * 50_000, "1-" * 50_000, "+1 " * 30_000, "+4 (0)" * 15_000,
     "a@" * 50_000, "a" * 100_000 + "@", "a.b@c." * 15_000, "1." * 50_000, "DE89" * 25_000,
     "AB12 " * 20_000, "Bearer " * 15_000, "sk-" * 30_000, "xoxb-" * 20_000, "0 " * 50_000,
     "12 " * 30_000, "4111 " * 20_000,
+    "password " * 15_000, "I am " * 20_000, "a dot " * 20_000, "a (at) b (dot) " * 8_000,
+    "1 Main Street " * 8_000, ":" * 100_000, "1:" * 50_000, "account number 1 " * 8_000,
+    "my name is " * 10_000, "DOB 1/1/" * 12_000, "Ａ１" * 50_000, "٠" * 100_000,
 ]
 
 
