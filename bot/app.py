@@ -27,8 +27,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def build_store(settings: Settings, db: Path | None = None) -> Store:
-    return Store(db or settings.db_path)
+def build_store(settings: Settings, db: Path | None = None, *, create: bool = True) -> Store:
+    """The database; `create=False` (commands that only read) refuses a path with no file."""
+    return Store(db or settings.db_path, create=create)
 
 
 def build_embedder(settings: Settings) -> Embedder | None:
@@ -57,11 +58,13 @@ class Components:
     service: ChairService
 
 
-def build_components(settings: Settings, db: Path | None = None) -> Components:
+def build_components(
+    settings: Settings, db: Path | None = None, *, create: bool = True
+) -> Components:
     from bot.prompts import PromptLibrary
     from bot.service import ChairService
 
-    store = build_store(settings, db)
+    store = build_store(settings, db, create=create)
     retriever = build_retriever(settings, store)
     service = ChairService(
         store=store,

@@ -150,8 +150,17 @@ class BriefWriter:
         open_challenges = self._open_challenges(channel_id)
         daily = self._daily(heard, start, end)
 
+        newest = self.complaints.newest()
+        stale = None
+        if newest is not None and newest < start:
+            stale = (
+                f"The newest complaint stored is from {newest.date().isoformat()}, before this "
+                "brief's period: import fresher complaints, or cover more days "
+                "(`/emptychair brief`, `emptychair brief --days N`)."
+            )
         brief = Brief(
             channel_id=channel_id,
+            stale=stale,
             period_start=start,
             period_end=end,
             total=total,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -14,6 +14,7 @@ import typer
 from bot.config import Settings, load_settings
 from bot.errors import EmptyChairError
 from bot.models import Brief, ChairResponse
+from bot.store.db import Store
 
 app = typer.Typer(
     add_completion=False,
@@ -84,6 +85,7 @@ def import_cmd(
         summary = run_import(
             store, path, fmt=fmt, mapping=parse_mapping(mapping or []),
             rebase_to=datetime.now(UTC) if rebase_dates else None, progress=progress_cb,
+            window_start=datetime.now(UTC) - timedelta(days=settings.window_days),
         )
         if vectors:
             embedder = build_embedder(settings)
@@ -95,6 +97,9 @@ def import_cmd(
         if status is not None:
             status.stop()
     typer.echo(summary.line())
+    warning = summary.stale_warning(settings.window_days)
+    if warning:
+        typer.echo(warning, err=True)
 
 
 @app.command()
@@ -110,8 +115,9 @@ def search(
     from bot.app import build_retriever, build_store
 
     settings = _settings()
-    store = build_store(settings, db)
+    store = build_store(settings, db, create=False)
     retriever = build_retriever(settings, store)
+    _note_stale(store, settings.window_days)
     # Best first by score: theme diversity is for the bot's challenges, not for this listing.
     result = retriever.search(text, limit=limit, since_days=since or ALL_TIME_DAYS, diverse=False)
     if as_json:
@@ -151,7 +157,7 @@ def stats(
     from bot.store.complaints import ComplaintStore
 
     settings = _settings()
-    complaints = ComplaintStore(build_store(settings, db))
+    complaints = ComplaintStore(build_store(settings, db, create=False))
     rows = complaints.weekly_stats(days)
     total = complaints.count()
     newest = complaints.newest()
@@ -173,11 +179,19 @@ def ask(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the ChairResponse as JSON.")
     ] = False,
+    window_days: Annotated[
+        int | None, typer.Option("--window-days", min=1, max=36_500,
+                                 help="Answer from the last N days (default: "
+                                      "$EMPTYCHAIR_WINDOW_DAYS, 90).")
+    ] = None,
 ) -> None:
     """What the customer in the empty chair would ask about PROPOSAL."""
     from bot.app import build_components
 
-    service = build_components(_settings(), db).service
+    settings = _settings()
+    if window_days is not None:
+        settings = settings.model_copy(update={"window_days": window_days})
+    service = build_components(settings, db, create=False).service
     response = service.challenge(proposal)
     if as_json:
         typer.echo(response.model_dump_json(indent=2))
@@ -185,20 +199,47 @@ def ask(
     typer.echo(render_response(response))
 
 
+def _note_stale(store: Store, window_days: int) -> None:
+    """On stderr, so --json output stays clean: the bot answers only from the window."""
+    from bot.store.complaints import ComplaintStore
+
+    newest = ComplaintStore(store).newest()
+    if newest is not None and newest < datetime.now(UTC) - timedelta(days=window_days):
+        typer.echo(
+            f"note: the newest complaint stored is from {newest.date().isoformat()}, older than "
+            f"the {window_days}-day window the bot answers from; widen it with "
+            "EMPTYCHAIR_WINDOW_DAYS.", err=True,
+        )
+
+
 def render_response(response: ChairResponse) -> str:
     """Readable terminal text for a ChairResponse."""
     lines = [f"Proposal: {response.proposal}", ""]
+    if response.stale and response.stale != response.no_signal:
+        lines.append(response.stale)
     if response.no_signal:
         lines.append(response.no_signal)
     marks = {"high": "[HIGH]", "medium": "[MEDIUM]", "low": "[LOW]"}
     for i, ch in enumerate(response.challenges, start=1):
         lines.append(f"{i}. {marks[ch.severity.value]} {ch.question}")
         lines.append(f"   Why it matters: {ch.why_it_matters}")
+        if ch.facts is not None:
+            f = ch.facts
+            lines.append(
+                f"   Facts: {f.matching:,} of {f.theme_total:,} {f.theme} complaints bear on this "
+                f"({f.share_pct:g}% of all {f.window_total:,}); {f.previous:,} the period before"
+            )
         lines.append(f"   What would answer it: {ch.what_would_answer_it}")
+        shown: set[str] = set()
         for cid in ch.complaint_ids:
             cit = response.citation(cid)
-            if cit is not None:
-                lines.append(f"     - {cit.id} · {cit.created_at} · {cit.theme} · “{cit.quote}”")
+            if cit is None or cit.id in shown:
+                continue
+            shown.add(cit.id)
+            also = f" (and {len(cit.same_quote)} more saying the same)" if cit.same_quote else ""
+            link = f" · {cit.url}" if cit.url else ""
+            lines.append(f"     - {cit.id} · {cit.created_at} · {cit.theme} · "
+                         f"“{cit.quote}”{also}{link}")
         lines.append("")
     writer = (
         f"the LLM ({response.model})" if response.writer == "llm" else "the offline writer"
@@ -228,7 +269,7 @@ def brief(
     settings = _settings()
     if not dry_run:
         settings.require_slack()  # before touching the database: a failed call changes nothing
-    components = build_components(settings, db)
+    components = build_components(settings, db, create=False)
     if not dry_run:
         from bot.slack.app import build_web_client
         from bot.slack.briefs import post_brief
@@ -249,6 +290,7 @@ def render_brief(b: Brief) -> str:
         f"Customer brief for {b.channel_id}: {b.period_start:%Y-%m-%d %H:%M} to "
         f"{b.period_end:%Y-%m-%d %H:%M} UTC",
         f"{b.total} complaints ({change} vs {b.previous_total} in the period before)",
+        *([b.stale] if b.stale else []),
         "",
         "Themes (this period / previous / change):",
     ]

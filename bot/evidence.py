@@ -24,22 +24,23 @@ def topic_terms(terms: Sequence[str]) -> list[str]:
 
 
 def topic_match(terms: Sequence[str]) -> str | None:
-    """An FTS5 expression on the text column: at least two of `terms` (one if only one)."""
+    """An FTS5 expression on the text column: at least two of `terms` (one of one or two)."""
     quoted = ['"' + t.replace('"', '""') + '"' for t in terms]
     if not quoted:
         return None
-    if len(quoted) == 1:
-        return f"text : {quoted[0]}"
+    if len(quoted) <= 2:
+        return "text : (" + " OR ".join(quoted) + ")"
     pairs = [f"({a} AND {b})" for i, a in enumerate(quoted) for b in quoted[i + 1:]]
     return "text : (" + " OR ".join(pairs) + ")"
 
 
 def topic_of(group: Sequence[ScoredComplaint]) -> tuple[str, str]:
-    """(theme, sub-theme) of a group of cited complaints; the sub-theme only when most share it."""
+    """(theme, sub-theme) of a group of cited complaints; the sub-theme only when at least
+    three of them, and most, share it (one complaint's sub-theme is not yet a topic)."""
     theme = Counter(h.complaint.theme for h in group).most_common(1)[0][0]
     subs = Counter(h.complaint.sub_theme for h in group if h.complaint.theme == theme)
     sub, n = subs.most_common(1)[0]
-    return theme, sub if sub and n * 2 > len(group) else ""
+    return theme, sub if sub and n >= 3 and n * 2 > len(group) else ""
 
 
 def topic_facts(

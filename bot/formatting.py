@@ -8,7 +8,7 @@ import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
-from bot.models import Brief, ChairResponse, Challenge, Citation, Severity
+from bot.models import Brief, ChairResponse, Challenge, Citation, Severity, TopicFacts
 from bot.redact import redact
 
 Block = dict[str, Any]
@@ -268,12 +268,35 @@ def _code_id(complaint_id: str) -> str:
     return _safe_line(complaint_id.replace("`", "'"), _ID_LIMIT, default="?")
 
 
+_LINKABLE = re.compile(r"https?://[^\s<>|`]{1,1500}")
+
+
 def _citation_text(c: Citation) -> str:
+    ident = f"`{_code_id(c.id)}`"
+    if c.url and _LINKABLE.fullmatch(c.url):
+        # The source ticket, so a reader can check the quote against the whole complaint.
+        ident = f"<{c.url.replace('&', '&amp;')}|{_code_id(c.id)}>"
+    same = f" (+{len(c.same_quote)} saying the same)" if c.same_quote else ""
     return (
-        f"`{_code_id(c.id)}` · {c.created_at.isoformat()} · "
+        f"{ident} · {c.created_at.isoformat()} · "
         f"{_safe_line(c.theme, _THEME_LIMIT, default='general')} · "
-        f"“{_safe_line(c.quote, _QUOTE_LIMIT, default='')}”"
+        f"“{_safe_line(c.quote, _QUOTE_LIMIT, default='')}”{same}"
     )
+
+
+def facts_line(f: TopicFacts, window_days: int) -> str:
+    """Store-wide volume of a challenge's topic, in one line."""
+    theme = _safe_line(f.theme + (f" / {f.sub_theme}" if f.sub_theme else ""), _THEME_LIMIT)
+    line = (
+        f"📊 {f.matching:,} of {f.theme_total:,} {theme} complaints in {window_days} days bear "
+        f"on this · {f.share_pct:g}% of all {f.window_total:,}"
+    )
+    if f.change_pct is not None:
+        arrow = "▲" if f.change_pct >= 0 else "▼"
+        line += f" · {arrow}{abs(f.change_pct):.0f}% vs the period before"
+    elif f.matching:
+        line += " · none the period before"
+    return line
 
 
 def _cited(resp: ChairResponse, challenge: Challenge) -> list[Citation]:
@@ -281,11 +304,13 @@ def _cited(resp: ChairResponse, challenge: Challenge) -> list[Citation]:
     by_id: dict[str, Citation] = {}
     for c in resp.citations:
         by_id.setdefault(c.id, c)
+        for other in c.same_quote:
+            by_id.setdefault(other, c)
     cited: list[Citation] = []
     seen: set[str] = set()
     for cid in challenge.complaint_ids:
-        if cid not in seen and cid in by_id:
-            seen.add(cid)
+        if cid in by_id and by_id[cid].id not in seen:
+            seen.add(by_id[cid].id)
             cited.append(by_id[cid])
     return cited
 
@@ -342,11 +367,16 @@ def format_challenges(resp: ChairResponse) -> tuple[list[Block], str]:
         "🪑 The customer in the empty chair asks about: "
         + _safe_line(resp.proposal, _FALLBACK_PROPOSAL_LIMIT)
     ]
+    if resp.stale:
+        blocks.append(_context([f"⏳ {_safe_line(resp.stale, 400)}"]))
+        lines.append(_safe_line(resp.stale, 400))
     for i, ch in enumerate(resp.challenges[:4], start=1):
         blocks.append(_section(_challenge_section(i, ch)))
         cited = _cited(resp, ch)
         shown = [_citation_text(c) for c in cited[:_CITATIONS_SHOWN]]
         more = len(cited) - len(shown)
+        if ch.facts is not None:
+            shown.insert(0, facts_line(ch.facts, resp.window_days))
         if more > 0:
             shown.append(f"+{more} more")
         if shown:
@@ -493,6 +523,8 @@ def format_brief(brief: Brief) -> tuple[list[Block], str]:
     overview = f"*{start} to {end}* · *{_plural(brief.total, 'complaint')}* · {vs}"
 
     blocks: list[Block] = [_header(f"📋 {title}"), _section(overview)]
+    if brief.stale:
+        blocks.append(_context([f"⏳ {_safe_line(brief.stale, 400)}"]))
     if brief.summary.strip():
         blocks.append(_section(_safe_block(brief.summary, 2900)))
 

@@ -26,6 +26,9 @@ class ImportSummary:
     duplicates: int = 0
     rejected: int = 0
     rejects_path: Path | None = None
+    read: int = 0  # rows that became complaints (imported or duplicates)
+    before_window: int = 0  # of those, dated before `window_start`
+    newest: datetime | None = None
 
     def line(self) -> str:
         text = (
@@ -35,6 +38,17 @@ class ImportSummary:
         if self.rejects_path is not None:
             text += f" (see {self.rejects_path})"
         return text
+
+    def stale_warning(self, window_days: int) -> str | None:
+        """A warning when most rows are older than the window the bot answers from."""
+        if not self.read or self.before_window * 2 <= self.read:
+            return None
+        newest = self.newest.date().isoformat() if self.newest else "?"
+        return (
+            f"warning: {self.before_window:,} of {self.read:,} rows are older than the "
+            f"{window_days}-day window the bot answers from (newest {newest}); answers will "
+            "not use them unless you widen EMPTYCHAIR_WINDOW_DAYS"
+        )
 
 
 def rejects_path_for(path: Path) -> Path:
@@ -54,8 +68,10 @@ class _Reader:
     writing rejects as it meets them."""
 
     def __init__(self, path: Path, fmt: str | None, mapping: dict[str, str] | None,
-                 shift: timedelta, rejects_file: Path, summary: ImportSummary) -> None:
+                 shift: timedelta, rejects_file: Path, summary: ImportSummary,
+                 window_start: datetime | None = None) -> None:
         self.path, self.fmt, self.mapping, self.shift = path, fmt, mapping, shift
+        self.window_start = window_start
         self.rejects_file = rejects_file
         self.summary = summary
         self.wrote_rejects = False
@@ -86,6 +102,12 @@ class _Reader:
                     moved = complaint.created_at + self.shift
                     complaint = complaint.model_copy(update={"created_at": moved})
                 batch.append(complaint)
+                summary = self.summary
+                summary.read += 1
+                if summary.newest is None or complaint.created_at > summary.newest:
+                    summary.newest = complaint.created_at
+                if self.window_start is not None and complaint.created_at < self.window_start:
+                    summary.before_window += 1
                 if len(batch) >= BATCH:
                     if not self._put((batch, seen)):
                         return
@@ -135,6 +157,7 @@ def run_import(
     mapping: dict[str, str] | None = None,
     rebase_to: datetime | None = None,
     progress: Callable[[int], None] | None = None,
+    window_start: datetime | None = None,
 ) -> ImportSummary:
     """Stream `path` into the store. Bad rows go to `<file>.rejects.csv`; good rows always land.
 
@@ -150,7 +173,7 @@ def run_import(
     summary = ImportSummary()
     result = AddResult()
     rejects_file = rejects_path_for(path)
-    reader = _Reader(path, fmt, mapping, shift, rejects_file, summary)
+    reader = _Reader(path, fmt, mapping, shift, rejects_file, summary, window_start)
     # Parsing and redacting (Python) overlap with SQLite's writes, which release the GIL: on
     # two cores the import takes about the longer of the two instead of their sum.
     thread = threading.Thread(target=reader.run, name="import-reader", daemon=True)

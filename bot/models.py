@@ -74,7 +74,7 @@ class TopicFacts(BaseModel):
     """Counts over every stored complaint in the window, for the topic one challenge is about.
 
     A complaint bears on the topic when it is filed under the theme (and sub-theme, when set)
-    and its text holds at least two of `terms` (one when there is only one), stemmed."""
+    and its text holds at least two of `terms` (one when there are one or two), stemmed."""
 
     theme: str
     sub_theme: str = ""
@@ -152,6 +152,7 @@ class Brief(BaseModel):
     summary: str = ""
     writer: Writer = "offline"
     daily: dict[str, dict[str, int]] = Field(default_factory=dict)  # theme -> ISO day -> count
+    stale: str | None = None  # set when the newest stored complaint is older than the period
 
 
 class Schedule(BaseModel):

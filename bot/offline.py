@@ -117,12 +117,13 @@ def _severity(group: Sequence[ScoredComplaint], total: int) -> Severity:
 def describe_facts(facts: TopicFacts, window_days: int) -> str:
     """The store-wide volume of a topic in one or two plain sentences."""
     label = theme_label(facts.theme) + (f" ({facts.sub_theme})" if facts.sub_theme else "")
-    words = " and ".join(f"“{t}”" for t in facts.terms[:3]) if facts.terms else ""
+    words = ", ".join(f"“{t}”" for t in facts.terms)
     n = facts.matching
     text = (
         f"{n:,} of the {facts.theme_total:,} {label} complaints of the last {window_days} days "
         f"{'bears' if n == 1 else 'bear'} on this"
-        + (f" (they mention {words})" if words and len(facts.terms) > 1 else "")
+        + (f" (they mention two of {words})" if len(facts.terms) > 2
+           else f" (they mention {words.replace(', ', ' or ')})" if facts.terms else "")
         + f": {facts.share_pct:g}% of all {facts.window_total:,}."
     )
     if facts.change_pct is not None:

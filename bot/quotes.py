@@ -11,11 +11,15 @@ QUOTE_CHARS = 220
 MIN_WORDS = 5
 
 # Openers and closers of letters and tickets: true, but they tell a team nothing.
+# A salutation opening a sentence is cut off; what follows it may still be worth quoting.
+_SALUTATION = re.compile(
+    r"^\W*(?:(?:hi|hello|hey|greetings|good (?:morning|afternoon|evening)|"
+    r"to whom it may concern|dear [^,.:;!?]{0,40})\b[\s,.:;!-]*)+",
+    re.IGNORECASE,
+)
 _BOILERPLATE = re.compile(
-    r"^\W*(?:hi|hello|hey|dear\b.*|greetings|good (?:morning|afternoon|evening)|"
-    r"to whom it may concern|thanks?(?: you)?|thank you for .*|sincerely|regards|best regards|"
+    r"^\W*(?:thanks?(?: you)?|thank you for .*|sincerely|regards|best regards|"
     r"kind regards|respectfully|cheers)\W*$"
-    r"|^\W*(?:to whom it may concern|dear (?:sir|madam|sirs|team|cfpb|support)|hello,? |hi,? )"
     r"|^\W*(?:i am|i'm) writing (?:to|this|in regards?|regarding|because)"
     r"|^\W*(?:please find|please see|see attached|attached (?:is|are)|this (?:letter|complaint) is)"
     r"|^\W*my complaint is (?:with|about|against|regarding)\b[^.]{0,60}\.?$"
@@ -60,7 +64,8 @@ def best_quote(text: str, terms: list[str], limit: int = QUOTE_CHARS) -> str:
     if looks_like_instructions(text):
         return ""
     query = {stem(t) for t in terms if not t.isdigit()}
-    parts = [s for s in sentences(redact(text)) if not is_boilerplate(s)]
+    parts = [_SALUTATION.sub("", s) for s in sentences(redact(text))]
+    parts = [s for s in parts if not is_boilerplate(s)]
     if not parts:
         return ""
     best_i, best_score = 0, -1

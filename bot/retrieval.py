@@ -57,7 +57,8 @@ class Retrieval:
     def relevant(self) -> list[ScoredComplaint]:
         """The hits that are customer signal, judged on absolute evidence (the combined score is
         relative to the best candidate, so it cannot tell "nothing bears on this" apart)."""
-        return [h for h in self.hits if is_relevant(h, self.semantic_available)]
+        words = len({stem(t) for t in self.terms if not t.isdigit()})
+        return [h for h in self.hits if is_relevant(h, self.semantic_available, words)]
 
 
 # Calibrated on the tune half of the dev set (bench/dev) and on proposals nothing bears on
@@ -71,8 +72,12 @@ COVERAGE_BOOST = 0.5  # how much a passage holding all the proposal's words lift
 PASSAGE_POOL = 200  # candidates whose best passage is scored, by their first-pass fused rank
 
 
-def is_relevant(hit: ScoredComplaint, semantic_available: bool = True) -> bool:
-    lexical = hit.coverage >= COVERAGE_MIN and hit.matched >= MATCHED_MIN
+def is_relevant(
+    hit: ScoredComplaint, semantic_available: bool = True, query_words: int = 3
+) -> bool:
+    # A two-word proposal ("Outsource collections") has no second word to spare.
+    needed = MATCHED_MIN if query_words > 2 else 1
+    lexical = hit.coverage >= COVERAGE_MIN and hit.matched >= needed
     if not semantic_available:
         return lexical and hit.coverage >= 0.5
     return hit.semantic >= SEMANTIC_STRONG or (hit.semantic >= SEMANTIC_WEAK and lexical)

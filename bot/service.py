@@ -203,7 +203,7 @@ class ChairService:
         return (
             f"The newest complaint stored is from {newest.date().isoformat()}, before this "
             f"{self.window_days}-day window: import fresher complaints, or widen the window "
-            f"with EMPTYCHAIR_WINDOW_DAYS (or --window-days)."
+            f"with EMPTYCHAIR_WINDOW_DAYS (`ask --window-days N` on the command line)."
         )
 
     def _no_signal(self, base: dict[str, Any]) -> str:

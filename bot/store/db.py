@@ -17,8 +17,14 @@ BUSY_TIMEOUT_MS = 30_000
 class Store:
     """A SQLite file shared by threads: each thread gets its own connection to it."""
 
-    def __init__(self, path: Path | str, *, migrate: bool = True) -> None:
+    def __init__(self, path: Path | str, *, migrate: bool = True, create: bool = True) -> None:
         self.path = Path(path)
+        if not create and not self.path.is_file():
+            # Reading commands must not leave an empty database behind a mistyped path.
+            raise StoreError(
+                f"no database at {self.path}: import complaints first "
+                "(emptychair import FILE), or pass --db / set EMPTYCHAIR_DB"
+            )
         self._local = threading.local()
         self._lock = threading.Lock()
         self._connections: list[sqlite3.Connection] = []
