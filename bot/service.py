@@ -258,9 +258,13 @@ class ChairService:
 
     # -- complaints from Slack ---------------------------------------------------------------
     def log_complaint(
-        self, text: str, *, user_id: str, channel_id: str, theme: str = "general"
+        self, text: str, *, user_id: str, channel_id: str, theme: str = "general",
+        private: bool = True,
     ) -> tuple[Complaint, bool]:
-        """Store a complaint someone relayed in Slack; returns it and whether it was new."""
+        """Store a complaint someone relayed in Slack; returns it and whether it was new.
+
+        From a private channel, a group DM or a DM (`private`), it may be quoted only back in
+        that conversation; the caller says False only for a public channel."""
         clean = redact(" ".join(text.split()))
         if len(clean) < 5:
             raise EmptyChairError(
@@ -272,6 +276,7 @@ class ChairService:
         complaint = Complaint(
             id=f"slack-{digest}", created_at=now, text=clean, theme=theme, channel="slack",
             source="slack", source_ref=f"channel {channel_id}",
+            visible_in=channel_id if private else "",
         )
         added = self.complaints.add(complaint)
         return complaint, added

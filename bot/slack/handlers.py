@@ -38,16 +38,36 @@ INVITE_HINT = (
     "I can't post in this channel yet. Invite me with `/invite @Empty Chair` and try again."
 )
 GENERIC_FAILURE = "Something went wrong on my side while answering. Please try again in a minute."
+STALE_BUTTON = ("That button is no longer valid: it does not match a challenge on this message. "
+                "Ask again for a fresh answer.")
+# Button values are the challenge's position on its message, 1-based.
+_BUTTON_VALUE = re.compile(r"[1-9][0-9]{0,2}")
 
 
 def ack_now(ack: Ack) -> None:
     ack()
 
 
-def register(app: App, service: ChairService, extra: dict[str, Callable[..., None]] | None = None
-             ) -> None:
-    """Attach every listener to `app`. `extra` maps brief/schedule subcommands to handlers."""
+def register(app: App, service: ChairService, extra: dict[str, Callable[..., None]] | None = None,
+             *, duplicate_window: float = 0.0) -> None:
+    """Attach every listener to `app`. `extra` maps brief/schedule subcommands to handlers;
+    the same user's identical proposal in a channel within `duplicate_window` seconds is
+    answered once."""
     extra = extra or {}
+
+    def just_answered(client: WebClient, channel: str, answer_ts: str) -> str:
+        """The note for an ask answered a moment ago (or being answered), with a link."""
+        if not answer_ts:
+            return ("I'm already answering this same question from you; the answer will "
+                    "appear in the channel in a moment.")
+        try:
+            link = str(client.chat_getPermalink(channel=channel,
+                                                message_ts=answer_ts)["permalink"])
+            where = f" <{link}|See the answer>."
+        except SlackApiError:
+            where = " It is in the channel, a little way up."
+        return ("I just answered this same question from you a moment ago, so I won't post "
+                f"it twice.{where}")
 
     def run_command(body: dict[str, Any], client: WebClient, respond: Respond) -> None:
         text = " ".join((body.get("text") or "").split())
@@ -59,7 +79,9 @@ def register(app: App, service: ChairService, extra: dict[str, Callable[..., Non
                 blocks, fallback = format_help()
                 respond(blocks=blocks, text=fallback, response_type="ephemeral")
             elif sub_l == "log":
-                complaint, added = service.log_complaint(rest, user_id=user, channel_id=channel)
+                complaint, added = service.log_complaint(
+                    rest, user_id=user, channel_id=channel,
+                    private=not is_public_channel(client, channel))
                 note = "Logged" if added else "I already had this one"
                 respond(text=f"{note} as complaint `{complaint.id}`. Thank you for bringing the "
                         "customer in.", response_type="ephemeral")
@@ -85,27 +107,51 @@ def register(app: App, service: ChairService, extra: dict[str, Callable[..., Non
     def challenge_in_channel(
         client: WebClient, respond: Respond, channel: str, user: str, proposal: str
     ) -> None:
+        earlier = service.claim_ask(channel, user, proposal, window_seconds=duplicate_window)
+        if earlier is not None:
+            respond(text=just_answered(client, channel, earlier), response_type="ephemeral")
+            return
+        answered = False
         blocks, fallback = format_proposal_parent(proposal, user)
         try:
             parent_ts = post(client, channel, blocks, fallback)
         except NotInChannel:
+            service.release_ask(channel, user, proposal)
             respond(text=INVITE_HINT, response_type="ephemeral")
             return
+        except Exception:
+            service.release_ask(channel, user, proposal)
+            raise
+        service.answered_ask(channel, user, proposal, parent_ts)
         try:
-            response = service.challenge(proposal)
+            response = service.challenge(proposal, audience=channel)
             blocks, fallback = format_challenges(response)
             reply_ts = post(client, channel, blocks, fallback, thread_ts=parent_ts)
             service.record_posted(channel, reply_ts, parent_ts, response)
+            answered = True
         except EmptyChairError as exc:
             post_failure(client, channel, parent_ts, str(exc))
         except Exception:
             log.exception("challenge failed")
             post_failure(client, channel, parent_ts, GENERIC_FAILURE)
+        finally:
+            if not answered:  # a failure explained in the thread may be retried at once
+                service.release_ask(channel, user, proposal)
 
     def answer_in_thread(
         client: WebClient, context: BoltContext, channel: str, thread_ts: str, in_thread: bool,
         trigger_ts: str, trigger_text: str, user: str,
     ) -> None:
+        # In a thread the question is about that thread; at the top level it is the words.
+        asked, scope = strip_mentions(trigger_text), thread_ts if in_thread else ""
+        earlier = service.claim_ask(channel, user, asked, window_seconds=duplicate_window,
+                                    scope=scope, answer_ts=thread_ts)
+        if earlier is not None:
+            quietly(client.chat_postEphemeral, channel=channel, user=user,
+                    text=just_answered(client, channel, earlier),
+                    thread_ts=thread_ts if in_thread else None)
+            return
+        answered = False
         quietly(client.reactions_add, channel=channel, timestamp=trigger_ts, name="eyes")
         quietly(client.assistant_threads_setStatus, channel_id=channel, thread_ts=thread_ts,
                 status="is reading what customers said…")
@@ -120,15 +166,17 @@ def register(app: App, service: ChairService, extra: dict[str, Callable[..., Non
             if len(view.proposal.split()) < MIN_PROPOSAL_WORDS:
                 blocks, fallback = format_help()
                 post(client, channel, blocks, fallback, thread_ts=thread_ts)
+                answered = True
                 return
             answer.start("_Reading what customers said about this…_")
-            response = service.challenge(view.proposal, view.context)
+            response = service.challenge(view.proposal, view.context, audience=channel)
             answer.progress(progress_line(response))
             blocks, fallback = format_challenges(response)
             reply_ts = answer.finish(blocks, fallback)
             service.record_posted(channel, reply_ts, thread_ts, response)
             quietly(client.reactions_add, channel=channel, timestamp=trigger_ts,
                     name="white_check_mark")
+            answered = True
         except NotInChannel:
             quietly(client.chat_postEphemeral, channel=channel, user=user, text=INVITE_HINT)
         except EmptyChairError as exc:
@@ -137,6 +185,8 @@ def register(app: App, service: ChairService, extra: dict[str, Callable[..., Non
             log.exception("thread answer failed")
             post_failure(client, channel, thread_ts, GENERIC_FAILURE)
         finally:
+            if not answered:  # a failure explained in the thread may be retried at once
+                service.release_ask(channel, user, asked, scope=scope)
             quietly(client.reactions_remove, channel=channel, timestamp=trigger_ts, name="eyes")
 
     def on_mention(body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
@@ -144,6 +194,10 @@ def register(app: App, service: ChairService, extra: dict[str, Callable[..., Non
         if event.get("bot_id") or event.get("subtype"):
             return  # other bots and edits never get an answer
         channel, ts = event.get("channel", ""), event.get("ts", "")
+        # One message is one question, whatever event ids it is delivered under.
+        if not service.claim_event(f"mention:{channel}:{ts}"):
+            log.info("mention %s delivered again under a new event id; ignored", ts)
+            return
         thread_ts = event.get("thread_ts") or ts
         answer_in_thread(client, context, channel, thread_ts, bool(event.get("thread_ts")), ts,
                          event.get("text", ""), event.get("user", ""))
@@ -168,11 +222,16 @@ def register(app: App, service: ChairService, extra: dict[str, Callable[..., Non
         if match is None or not channel or not message_ts:
             return
         kind = _VOTE_KIND[match.group(1)]
+        value = action.get("value")
         try:
-            idx = int(action.get("value", "0"))
-            service.vote(channel, message_ts, idx, user, kind)
-            text = format_vote_ack(kind)
-        except (ValueError, EmptyChairError):
+            if not isinstance(value, str) or not _BUTTON_VALUE.fullmatch(value):
+                text = STALE_BUTTON
+            else:
+                service.vote(channel, message_ts, int(value), user, kind)
+                text = format_vote_ack(kind)
+        except EmptyChairError as exc:
+            text = str(exc)
+        except ValueError:
             text = "I couldn't record that click; please try again."
         quietly(client.chat_postEphemeral, channel=channel, user=user, text=text,
                 thread_ts=message.get("thread_ts"))
@@ -200,6 +259,16 @@ def register(app: App, service: ChairService, extra: dict[str, Callable[..., Non
     @app.event("message")
     def ignore_messages() -> None:
         """Channel chatter is not for us; listening avoids Bolt's unhandled-request warnings."""
+
+
+def is_public_channel(client: WebClient, channel: str) -> bool:
+    """True only for a public channel; when Slack cannot say, the conversation counts as private
+    (a complaint kept to one conversation is the safe mistake)."""
+    try:
+        info = client.conversations_info(channel=channel)["channel"]
+    except (SlackApiError, KeyError, TypeError):
+        return False
+    return not (info.get("is_private") or info.get("is_im") or info.get("is_mpim"))
 
 
 def progress_line(response: ChairResponse) -> str:
