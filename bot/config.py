@@ -30,6 +30,13 @@ class Settings(BaseSettings):
     port: int = Field(3000, alias="EMPTYCHAIR_PORT", ge=0, le=65535)
     # Answers in progress at once; each mostly waits on the LLM, so threads are cheap.
     workers: int = Field(32, alias="EMPTYCHAIR_WORKERS", ge=1, le=256)
+    # Slack's payloads are a few KB; anything near this is an attack, refused before reading.
+    max_body_bytes: int = Field(1024 * 1024, alias="EMPTYCHAIR_MAX_BODY_BYTES", ge=1024,
+                                le=64 * 1024 * 1024)
+    # The same user's identical proposal in the same channel within this many seconds is
+    # answered once (0 turns the check off).
+    duplicate_window_seconds: float = Field(120.0, alias="EMPTYCHAIR_DUPLICATE_WINDOW_SECONDS",
+                                            ge=0, le=24 * 3600)
 
     # Store and content
     db_path: Path = Field(DEFAULT_DB, alias="EMPTYCHAIR_DB")

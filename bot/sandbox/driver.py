@@ -38,6 +38,15 @@ class DriverResponse:
         return json.loads(self.body) if self.body else None
 
 
+@dataclass(frozen=True)
+class SentRequest:
+    """The exact bytes and headers of one delivery, so a test can replay it as an attacker
+    who captured it would."""
+
+    body: bytes
+    headers: dict[str, str]
+
+
 def sign(signing_secret: str, timestamp: str, body: bytes) -> str:
     """Slack's v0 request signature."""
     base = b"v0:" + timestamp.encode() + b":" + body
@@ -78,6 +87,7 @@ class SlackDriver:
         self.api_app_id = api_app_id or (emulator.app_id if emulator else "A0EMPTYCHAIR")
         self.bot_user_id = bot_user_id or (emulator.bot_user_id if emulator else "U0BOT")
         self.last_response_url: str | None = None
+        self.last_request: SentRequest | None = None
 
     # ================================================================= raw HTTP
     def send(
@@ -101,6 +111,15 @@ class SlackDriver:
             sent["X-Slack-Retry-Num"] = str(retry_num)
             sent["X-Slack-Retry-Reason"] = retry_reason
         sent.update(headers or {})
+        self.last_request = SentRequest(body, dict(sent))
+        return self._post(body, sent)
+
+    def resend(self, request: SentRequest) -> DriverResponse:
+        """Deliver `request` again byte for byte: same timestamp, same signature."""
+        return self._post(request.body, dict(request.headers))
+
+    def _post(self, body: bytes, sent: dict[str, str]) -> DriverResponse:
+        assert self.app_url is not None
         request = urllib.request.Request(self.app_url, data=body, headers=sent, method="POST")
         start = time.perf_counter()
         try:

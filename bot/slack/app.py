@@ -19,6 +19,7 @@ from bot.service import ChairService
 from bot.slack import handlers
 from bot.slack.briefs import brief_commands
 from bot.slack.dedup import dedup_middleware
+from bot.slack.server import configure_front_door
 
 
 class _DropClientTokenWarning(logging.Filter):
@@ -70,9 +71,12 @@ def build_bolt_app(
         client=client or build_web_client(settings),  # carries the bot token
         logger=_BOLT_LOG,
     )
-    app.use(dedup_middleware(service.claim_event))
+    configure_front_door(app, max_body_bytes=settings.max_body_bytes,
+                         signing_secret=settings.slack_signing_secret)
+    app.use(dedup_middleware(service.claim_event, service.claim_request))
     handlers.register(
         app, service,
         brief_commands(service, settings.timezone, on_schedules_changed, settings=settings),
+        duplicate_window=settings.duplicate_window_seconds,
     )
     return app

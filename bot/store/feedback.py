@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from bot.errors import EmptyChairError
 from bot.models import ChairResponse
 from bot.store.complaints import to_iso
 from bot.store.db import Store
@@ -13,6 +14,14 @@ from bot.store.db import Store
 VOTES = ("addressed", "not_relevant", "up", "down")
 # Addressed / Not relevant settle a challenge; thumbs are opinions about its quality.
 _STATUS_FOR = {"addressed": "addressed", "not_relevant": "not_relevant"}
+
+
+class NoSuchChallenge(EmptyChairError):
+    """A vote names a challenge that was never posted on that message."""
+
+    def __init__(self) -> None:
+        super().__init__("That button is no longer valid: it does not match a challenge on "
+                         "this message. Ask again for a fresh answer.")
 
 
 @dataclass(frozen=True)
@@ -48,11 +57,18 @@ class FeedbackStore:
 
     def vote(self, channel_id: str, message_ts: str, idx: int, user_id: str, vote: str) -> None:
         """Store a user's latest vote: 👍 replaces 👎 and vice versa; the settling votes update
-        the challenge's status."""
+        the challenge's status. A button value is whatever the click says, so it must name a
+        challenge recorded on that very message (NoSuchChallenge otherwise)."""
         if vote not in VOTES:
             raise ValueError(f"unknown vote {vote!r}")
         now = to_iso(datetime.now(UTC))
         with self.store.conn as conn:
+            known = conn.execute(
+                "SELECT 1 FROM challenges WHERE channel_id = ? AND message_ts = ? AND idx = ?",
+                [channel_id, message_ts, idx],
+            ).fetchone()
+            if known is None:
+                raise NoSuchChallenge()
             if vote in ("up", "down"):
                 conn.execute(
                     "DELETE FROM votes WHERE channel_id = ? AND message_ts = ? AND idx = ? "
