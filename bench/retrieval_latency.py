@@ -25,8 +25,8 @@ from common import (
 
 DEFAULT_SIZES = (10_000, 100_000, 1_000_000)
 QUICK_SIZES = (10_000, 100_000)
-TARGET_P50_MS = 20.0
-TARGET_P99_MS = 100.0
+# p99 targets per store size (issue 9): everything a proposal costs, embedding included.
+TARGETS_P99_MS = {100_000: 250.0, 1_000_000: 300.0}
 LIMIT = 12  # what the service asks for (bot.service.RETRIEVE)
 # Where the time goes, by function (cProfile cumulative time, so nested parts overlap).
 PARTS = {
@@ -154,8 +154,8 @@ def run(sizes: list[int], queries: int, workdir: Path | None, do_profile: bool) 
     emit("embedder", description)
     emit("embedder.load.seconds", time.perf_counter() - started)
     emit("retrieval.limit", LIMIT)
-    emit("retrieval.target.p50_ms", TARGET_P50_MS)
-    emit("retrieval.target.p99_ms", TARGET_P99_MS)
+    for size, target in TARGETS_P99_MS.items():
+        emit(f"retrieval.{size}.target.p99_ms", target)
     p50: dict[int, float] = {}
     p99: dict[int, float] = {}
     with tempfile.TemporaryDirectory(prefix="bench-retrieval-") as tmp:
@@ -185,10 +185,9 @@ def run(sizes: list[int], queries: int, workdir: Path | None, do_profile: bool) 
         emit(f"retrieval.p50_ratio_{label}", ratio(p50[n], p50[smallest]))
         emit(f"retrieval.p99_ratio_{label}", ratio(p99[n], p99[smallest]))
         emit(f"retrieval.size_ratio_{label}", n / smallest)
-    emit(f"retrieval.{largest}.p50_over_target", p50[largest] / TARGET_P50_MS)
-    emit(f"retrieval.{largest}.p99_over_target", p99[largest] / TARGET_P99_MS)
-    if largest < 1_000_000:
-        note("the targets are for 1M complaints; this run stopped at " + f"{largest:,}")
+    for n in sizes:
+        if n in TARGETS_P99_MS:
+            emit(f"retrieval.{n}.p99_over_target", p99[n] / TARGETS_P99_MS[n])
 
 
 def _short(n: int) -> str:

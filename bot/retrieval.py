@@ -66,6 +66,7 @@ class Retrieval:
 SEMANTIC_STRONG = 0.45
 SEMANTIC_WEAK = 0.28
 COVERAGE_MIN = 0.34
+COVERAGE_STRONG = 0.66
 MATCHED_MIN = 2  # one shared word ("stand" in "standard") is a coincidence, two are a topic
 RRF_K = 60  # reciprocal-rank fusion constant (Cormack et al. 2009); damps the top ranks' lead
 COVERAGE_BOOST = 0.5  # how much a passage holding all the proposal's words lifts a candidate
@@ -75,9 +76,11 @@ PASSAGE_POOL = 200  # candidates whose best passage is scored, by their first-pa
 def is_relevant(
     hit: ScoredComplaint, semantic_available: bool = True, query_words: int = 3
 ) -> bool:
-    # A two-word proposal ("Outsource collections") has no second word to spare.
-    needed = MATCHED_MIN if query_words > 2 else 1
-    lexical = hit.coverage >= COVERAGE_MIN and hit.matched >= needed
+    # Two sentences that hold most of the proposal's words are on its topic whatever the
+    # embedding says (it is weak on long letters); fewer words need the meaning to agree.
+    if hit.matched >= MATCHED_MIN and hit.coverage >= COVERAGE_STRONG:
+        return True
+    lexical = hit.coverage >= COVERAGE_MIN and hit.matched >= MATCHED_MIN
     if not semantic_available:
         return lexical and hit.coverage >= 0.5
     return hit.semantic >= SEMANTIC_STRONG or (hit.semantic >= SEMANTIC_WEAK and lexical)
