@@ -44,6 +44,7 @@ class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
 class _QuietHandler(WSGIRequestHandler):
     # A client that stops sending mid-request must not hold a thread for ever.
     timeout = 30
+
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         log.debug("http %s", format % args)
 
