@@ -22,6 +22,7 @@ from bot.errors import ScheduleError
 from bot.models import Schedule
 from bot.schedule_spec import cron_trigger, occurrences_between, resolve_timezone
 from bot.store.db import Store
+from bot.store.events import prune_seen
 from bot.store.schedules import ScheduleStore, occurrence_key
 
 log = logging.getLogger("bot.scheduler")
@@ -31,6 +32,7 @@ PostBrief = Callable[[Schedule, datetime], str | None]
 
 JOB_PREFIX = "brief-"
 POLL_JOB_ID = "emptychair-poll"
+PRUNE_JOB_ID = "emptychair-prune-seen"
 # How far back a first look (after a start) searches for missed occurrences to report. The claims
 # table bounds it in practice (nothing before the last claimed occurrence is looked at again).
 LOOKBACK = timedelta(days=7)
@@ -69,6 +71,7 @@ class BriefScheduler:
         calendar_wait: float = CALENDAR_WAIT,
     ) -> None:
         self.schedules = ScheduleStore(store)
+        self.store = store
         self.instance_id = instance_id or default_instance_id()
         self.misfire_grace = misfire_grace
         self._post_brief = post_brief
@@ -108,12 +111,22 @@ class BriefScheduler:
             self._poll, IntervalTrigger(seconds=self._poll_interval.total_seconds()),
             id=POLL_JOB_ID, name="sync schedules and post due briefs", replace_existing=True,
         )
+        self.scheduler.add_job(
+            self.prune, IntervalTrigger(hours=1), id=PRUNE_JOB_ID,
+            name="forget old Slack event ids, signatures and asks", replace_existing=True,
+        )
         # Catch-up before APScheduler runs, synchronously: what was missed while the bot was down
         # is posted (within grace) or logged as skipped before anything else happens.
         self.run_due()
         self.scheduler.start()
         log.info("brief scheduler started as %s with %d job(s)", self.instance_id,
                  len(self._job_specs))
+
+    def prune(self) -> dict[str, int]:
+        """Drop de-duplication rows past their use (their tables would grow for ever)."""
+        removed = prune_seen(self.store)
+        log.info("pruned %s", " ".join(f"{k}={v}" for k, v in removed.items()))
+        return removed
 
     def shutdown(self, wait: bool = True) -> None:
         """Stop the clock; by default let a brief being posted finish (its claim is taken)."""

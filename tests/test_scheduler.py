@@ -28,7 +28,7 @@ from bot.calendar_feed import (
 from bot.errors import ScheduleError
 from bot.models import Schedule
 from bot.schedule_spec import next_fire, parse_schedule
-from bot.scheduler import POLL_JOB_ID, BriefScheduler
+from bot.scheduler import POLL_JOB_ID, PRUNE_JOB_ID, BriefScheduler
 from bot.store.db import Store
 from bot.store.schedules import ScheduleStore
 
@@ -428,7 +428,8 @@ def test_start_registers_jobs_in_the_schedule_timezone_and_shutdown_stops(store:
     try:
         assert scheduler.scheduler.running
         ids = {job.id for job in scheduler.scheduler.get_jobs()}
-        assert ids == {f"brief-{cron_schedule.id}", f"brief-{calendar_schedule.id}", POLL_JOB_ID}
+        assert ids == {f"brief-{cron_schedule.id}", f"brief-{calendar_schedule.id}", POLL_JOB_ID,
+                       PRUNE_JOB_ID}
         job = scheduler.scheduler.get_job(f"brief-{cron_schedule.id}")
         assert job.trigger.timezone == BERLIN
         assert job.coalesce is True and job.misfire_grace_time == 30 * 60
@@ -646,3 +647,16 @@ def test_an_invalid_row_is_skipped_and_reported_once(
     warnings = [r for r in caplog.records
                 if r.levelno == logging.WARNING and "schedule 99" in r.getMessage()]
     assert len(warnings) == 2  # once from sync, once from run_due: not once per minute
+
+
+def test_the_hourly_prune_job_forgets_old_event_ids_and_keeps_recent_ones(store: Store) -> None:
+    now = datetime.now(UTC)
+    with store.conn as conn:
+        conn.executemany("INSERT INTO seen_events (event_id, seen_at) VALUES (?, ?)", [
+            ("Ev-old", (now - timedelta(days=8)).strftime("%Y-%m-%dT%H:%M:%SZ")),
+            ("Ev-new", (now - timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")),
+        ])
+    scheduler = BriefScheduler(store, Posts())
+    removed = scheduler.prune()
+    assert removed["seen_events"] == 1
+    assert [r[0] for r in store.conn.execute("SELECT event_id FROM seen_events")] == ["Ev-new"]
