@@ -19,7 +19,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from bot.sandbox.driver import FORM, JSON, SlackDriver, sign
-from bot.sandbox.emulator import SlackEmulator
+from bot.sandbox.emulator import SlackEmulator, web_api
 from bot.sandbox.render import plain, render_message, render_thread
 
 SECRET = "sandbox-signing-secret"
@@ -181,6 +181,21 @@ def test_delay_slows_one_method(client: WebClient, emulator: SlackEmulator) -> N
     assert time.perf_counter() - start >= 0.3
     assert user["tz"] == "Europe/Berlin" and user["tz_offset"] in (3600, 7200)
     emulator.delay("users.info", 0)
+
+
+def test_a_marked_method_joins_the_web_api(emulator: SlackEmulator) -> None:
+    class Extended(SlackEmulator):
+        @web_api("team.info")
+        def _team_info(self, params: dict[str, Any], token: str) -> dict[str, Any]:
+            return {"team": {"id": self.team_id, "name": self.team_name}}
+
+    with Extended() as extended:
+        client = WebClient(base_url=extended.base_url, token=BOT_TOKEN)
+        assert client.team_info()["team"]["id"] == "T0001"
+        assert client.auth_test()["user_id"] == "U0BOT"
+    with pytest.raises(SlackApiError) as caught:
+        WebClient(base_url=emulator.base_url, token=BOT_TOKEN).team_info()
+    assert caught.value.response["error"] == "unknown_method"
 
 
 def test_files_upload_v2_takes_three_steps(client: WebClient, emulator: SlackEmulator) -> None:
