@@ -10,6 +10,7 @@ from itertools import islice
 from zoneinfo import ZoneInfo, available_timezones
 
 from apscheduler.triggers.cron import CronTrigger
+from cronsim import CronSim, CronSimError
 
 from bot.errors import ScheduleError
 
@@ -173,37 +174,37 @@ def _parse_human(text: str, default_tz: str) -> tuple[str, str]:
 # --- the cron form ---------------------------------------------------------------------------
 
 
-def _cron_day_value(text: str) -> int:
-    word = text.strip().lower()
-    if word.isdigit() and int(word) <= 7:
-        return int(word)
-    if word in _CRON_DAYS:
-        return _CRON_DAYS.index(word)
-    raise ValueError(word)
+# cronsim reads each field as cron does (0 and 7 are Sunday, steps run to the field's end);
+# we allow only the syntax APScheduler shares with it (no L, W, # or ?), since the stored cron
+# also builds the APScheduler trigger.
+_ITEM = r"(?:\*|(?:\d+|[a-z]{3})(?:-(?:\d+|[a-z]{3}))?)(?:/\d+)?"
+_PLAIN_FIELD = re.compile(rf"{_ITEM}(?:,{_ITEM})*", re.IGNORECASE)
+_ANY_TIME = datetime(2000, 1, 1)
+
+
+def _cron(expr: str) -> CronSim:
+    return CronSim(expr, _ANY_TIME)
+
+
+def _field_ok(index: int, text: str) -> bool:
+    if not _PLAIN_FIELD.fullmatch(text):
+        return False
+    fields = ["*"] * 5
+    fields[index] = text
+    try:
+        _cron(" ".join(fields))
+    except CronSimError:
+        return False
+    return True
 
 
 def cron_weekdays(field: str) -> frozenset[int]:
-    """The days (0 = Sunday … 6 = Saturday) a standard crontab day-of-week field selects."""
-    days: set[int] = set()
-    for item in field.split(","):
-        base, slash, step_text = item.partition("/")
-        if slash and not (step_text.isdigit() and int(step_text) > 0):
-            raise ValueError(item)
-        step = int(step_text) if slash else 1
-        if base == "*":
-            low, high = 0, 6
-        elif "-" in base:
-            first, _, last = base.partition("-")
-            low, high = _cron_day_value(first), _cron_day_value(last)
-            if high == 0 and low > 0:
-                high = 7  # "sat-sun": Sunday written as 0 at the end of a range means 7
-            if low > high:
-                raise ValueError(item)
-        else:
-            low = _cron_day_value(base)
-            high = 6 if slash else low  # "1/2" means from Monday on, every other day
-        days.update(value % 7 for value in range(low, high + 1, step))
-    return frozenset(days)
+    """The days (0 = Sunday … 6 = Saturday) a crontab day-of-week field selects; ValueError if
+    it is not a plain list, range or step."""
+    if not _field_ok(4, field):
+        raise ValueError(field)
+    # Only "#" and "L" forms give tuples, and _field_ok refuses those.
+    return frozenset(day % 7 for day in _cron(f"* * * * {field}").weekdays if isinstance(day, int))
 
 
 def _cron_error(expr: str, why: str) -> ScheduleError:
@@ -235,42 +236,21 @@ def normalize_cron(expr: str) -> str:
         # Cron runs when EITHER day field matches, APScheduler only when both do: refuse rather
         # than guess which one the user meant.
         raise _cron_error(shown, "set the day of month or the day of week, not both")
-    fields[4] = _dow_field(days)
-    names = ("minute", "hour", "day", "month")
-    for index, name in enumerate(names):
-        try:
-            CronTrigger(**{name: fields[index]}, timezone=UTC)
-        except ValueError:
+    for index in range(4):
+        if not _field_ok(index, fields[index]):
             raise _cron_error(
                 shown, f'the {_FIELD_NAMES[index]} field "{fields[index]}" is not valid '
                 f"(allowed: {_FIELD_RANGES[index]}, *, lists, ranges and steps like */15)"
-            ) from None
+            )
+    fields[4] = _dow_field(days)
     normalized = " ".join(fields)
     try:
-        trigger = CronTrigger.from_crontab(normalized, timezone=UTC)
-    except ValueError as exc:
-        raise _cron_error(shown, str(exc)) from None
-    if trigger.get_next_fire_time(None, datetime.now(UTC)) is None:
-        raise _cron_error(shown, "it never fires")
+        # Every field is valid alone, so cronsim refusing the whole means no date matches them
+        # all (the 31st of February).
+        _cron(normalized)
+    except CronSimError:
+        raise _cron_error(shown, "it never fires") from None
     return normalized
-
-
-def minute_values(field: str) -> frozenset[int]:
-    """The minutes (0–59) a valid crontab minute field selects."""
-    minutes: set[int] = set()
-    for item in field.split(","):
-        base, slash, step_text = item.partition("/")
-        step = int(step_text) if slash else 1
-        if base == "*":
-            low, high = 0, 59
-        elif "-" in base:
-            first, _, last = base.partition("-")
-            low, high = int(first), int(last)
-        else:
-            low = int(base)
-            high = 59 if slash else low
-        minutes.update(range(low, high + 1, step))
-    return frozenset(minutes)
 
 
 def check_at_most_hourly(cron: str) -> None:
@@ -279,8 +259,7 @@ def check_at_most_hourly(cron: str) -> None:
     One minute value means any two runs are at least an hour apart (a different hour or day);
     two or more put two runs in the same hour.
     """
-    fields = cron.split()
-    per_hour = len(minute_values(fields[0]))
+    per_hour = len(_cron(cron).minutes)
     if per_hour > 1:
         raise ScheduleError(
             f'Briefs can be scheduled at most once an hour, and cron "{cron}" would post '
@@ -364,24 +343,18 @@ def describe(cron: str, tz: str) -> str:
     return f'cron "{cron}" ({tz})'
 
 
-def _wall_trigger(cron: str, until: datetime | None = None) -> CronTrigger:
-    trigger = CronTrigger.from_crontab(normalize_cron(cron), timezone=UTC)
-    if until is not None:
-        trigger.end_date = until  # bounds APScheduler's search, which otherwise runs to year 9999
-    return trigger
-
-
 def _wall(moment: datetime, tz: ZoneInfo) -> datetime:
-    """The local wall-clock reading at `moment`, written as a UTC datetime (a zone without DST)."""
-    return moment.astimezone(tz).replace(tzinfo=UTC)
+    """The local wall-clock reading at `moment`, as a naive datetime (no DST to jump over)."""
+    return moment.astimezone(tz).replace(tzinfo=None)
 
 
 def occurrences_between(cron: str, tz: str, start: datetime, end: datetime) -> list[datetime]:
     """Fire instants t with start < t <= end, in UTC, ascending.
 
     APScheduler 3.11's CronTrigger loops forever on times inside the repeated hour of a DST change
-    (agronholm/apscheduler#1021), so fire times are computed here instead: walk local wall-clock
-    times with a DST-free trigger and map each to an instant, like cron does. A wall time that
+    (agronholm/apscheduler#1021), and cronsim runs a skipped time at the end of the gap, so fire
+    times are computed here instead: walk naive local wall-clock times with cronsim and map each
+    to an instant. A wall time that
     happens twice (autumn) fires once, at its first occurrence; one that does not exist (spring)
     fires shifted forward by the gap (02:30 → 03:30).
     """
@@ -389,15 +362,14 @@ def occurrences_between(cron: str, tz: str, start: datetime, end: datetime) -> l
         raise ValueError("start and end must be timezone-aware")
     local = zone(tz)
     first, last = _wall(start, local) - _DST_SLACK, _wall(end, local) + _DST_SLACK
-    trigger = _wall_trigger(cron, until=last)
     found: set[datetime] = set()
-    cursor = first
-    while (wall := trigger.get_next_fire_time(None, cursor)) is not None and wall <= last:
+    for wall in CronSim(normalize_cron(cron), first):
+        if wall > last:
+            break
         # fold=0: the first of two readings in autumn; in a spring gap the offset from before it.
         instant = wall.replace(tzinfo=local, fold=0).astimezone(UTC)
         if start < instant <= end:
             found.add(instant)
-        cursor = wall + timedelta(seconds=1)
     return sorted(found)
 
 

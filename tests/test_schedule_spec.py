@@ -192,7 +192,9 @@ def test_day_of_week_numbers_follow_cron_not_apscheduler() -> None:
     assert normalize_cron("0 9 * * 1-5") == "0 9 * * mon-fri"
     assert normalize_cron("0 9 * * 6,0") == "0 9 * * sat,sun"
     assert normalize_cron("0 9 * * 0-7") == "0 9 * * *"
-    assert normalize_cron("0 9 * * 1/2") == "0 9 * * mon,wed,fri"
+    # A step after one number runs to the field's end, and cron's day-of-week field ends at 7.
+    assert normalize_cron("0 9 * * 1/2") == "0 9 * * mon,wed,fri,sun"
+    assert normalize_cron("0 9 * * 2/2") == "0 9 * * tue,thu,sat"
     sunday = next_runs("0 9 * * 0", "UTC", datetime(2026, 10, 19, tzinfo=UTC), 1)[0]
     assert sunday.date().isoformat() == "2026-10-25" and sunday.weekday() == 6
 
