@@ -48,7 +48,3 @@ class LLMContextError(LLMError):
 
 class ScheduleError(EmptyChairError):
     """A schedule specification is invalid."""
-
-
-class SlackError(EmptyChairError):
-    """A Slack Web API call failed in a way the user should hear about."""

@@ -195,10 +195,3 @@ def run_import(
     summary.duplicates = result.duplicates
     summary.rejects_path = rejects_file if summary.rejected else None
     return summary
-
-
-def iter_rows(path: Path) -> Iterator[Complaint]:
-    """Good rows only: for tools that do not care about rejects (benchmarks)."""
-    for item in read_complaints(path):
-        if isinstance(item, Row):
-            yield item.complaint
