@@ -26,7 +26,7 @@ import traceback
 import urllib.error
 import urllib.request
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +45,7 @@ from common import (  # bench/common.py
 DRIVER_TIMEOUT = 30.0
 ACK_LIMIT_MS = 3000.0  # Slack shows the user an error when the ack takes longer
 ACK_TARGET_MS = 50.0  # what the bot itself should need (p99)
+BARE_RATIO_TARGET = 1.5  # our ack p99 ÷ a bare Bolt app's, same load, same run (issue 12)
 CHANNEL = "C0MEET"
 HEALTH_TIMEOUT = 60.0
 STOP_GRACE = 10.0  # seconds between SIGTERM and SIGKILL
@@ -136,8 +137,9 @@ def kind_of(reply: dict[str, Any]) -> str:
     return "other"  # a failure message or "no customer signal"
 
 
-def measure(prefix: str, plan: Plan, emulator: Any, driver: Any, fake: FakeLLM) -> float:
-    """Sends the commands, waits for the thread answers, emits what it saw; returns ack p99."""
+def send_commands(prefix: str, plan: Plan, driver: Any) -> tuple[float, list[str], float]:
+    """Sends the commands from `plan.concurrency` threads and emits the ack figures; returns
+    (ack p99, the user id of each command, when sending started)."""
     texts = proposals(plan.commands, off_topic=0)
     users = [f"U9{i:05d}" for i in range(plan.commands)]
     driver.timeout = DRIVER_TIMEOUT
@@ -170,7 +172,12 @@ def measure(prefix: str, plan: Plan, emulator: Any, driver: Any, fake: FakeLLM) 
         if status != 200:  # 0: no HTTP answer at all
             emit(f"{prefix}ack.status_{status}", n)
     emit(f"{prefix}send.seconds", sent_s)
+    return p99, users, started
 
+
+def measure(prefix: str, plan: Plan, emulator: Any, driver: Any, fake: FakeLLM) -> float:
+    """Sends the commands, waits for the thread answers, emits what it saw; returns ack p99."""
+    p99, users, started = send_commands(prefix, plan, driver)
     deadline = started + plan.wait
     answers = thread_answers(emulator)
     last_change, seen = time.perf_counter(), 0
@@ -328,15 +335,16 @@ def acked_ms(path: Path) -> list[float]:
 
 
 @contextlib.contextmanager
-def bot_process(env: dict[str, str], port: int, workdir: Path,
-                info: dict[str, Any]) -> Iterator[None]:
-    """`emptychair serve` in a child process until the block ends. Fills `info`: its /healthz
-    answer, start time, log path and, once stopped, exit code, CPU time and peak RSS."""
-    stdout_path, stderr_path = workdir / "bot.stdout.log", workdir / "bot.stderr.log"
+def bot_process(env: dict[str, str], port: int, workdir: Path, info: dict[str, Any],
+                command: list[str] | None = None, name: str = "bot") -> Iterator[None]:
+    """`emptychair serve` (or `command`) in a child process until the block ends. Fills
+    `info`: its /healthz answer, start time, log path and, once stopped, exit code, CPU time
+    and peak RSS."""
+    stdout_path, stderr_path = workdir / f"{name}.stdout.log", workdir / f"{name}.stderr.log"
     info["stderr"] = stderr_path
     with stdout_path.open("wb") as out, stderr_path.open("wb") as err:
         t0 = time.perf_counter()
-        proc = subprocess.Popen(emptychair("serve"), env=env, cwd=workdir, stdout=out,
+        proc = subprocess.Popen(command or emptychair("serve"), env=env, cwd=workdir, stdout=out,
                                 stderr=err, stdin=subprocess.DEVNULL)
         try:
             info["health"] = wait_healthy(proc, port, stderr_path)
@@ -405,6 +413,38 @@ def run_process_phase(plan: Plan, workdir: Path) -> float | None:
     return p99
 
 
+# ------------------------------------------------------------------ the bare Bolt baseline
+def run_bare_phase(plan: Plan, workdir: Path) -> float | None:
+    """The same commands to bench/bare_bolt.py: Bolt acking /emptychair with no work, in a
+    child process, on the bot's HTTP server; what any Bolt app pays per ack on this machine."""
+    from bot.sandbox.driver import SlackDriver
+    from bot.sandbox.emulator import SlackEmulator
+
+    prefix = "bare."
+    started = time.perf_counter()
+    note("bare: a Bolt app that only acks /emptychair, in a child process (HTTP mode)")
+    p99: float | None = None
+    emulator = SlackEmulator().start()
+    info: dict[str, Any] = {}
+    try:
+        port = free_port()
+        env = bot_env(workdir / "bare.db", emulator.base_url, "http://127.0.0.1:9/v1", port,
+                      None)
+        with bot_process(env, port, workdir, info,
+                         [sys.executable, str(ROOT / "bench" / "bare_bolt.py")], "bare"):
+            from bot.sandbox.stack import SIGNING_SECRET
+
+            driver = SlackDriver(f"http://127.0.0.1:{port}/slack/events", SIGNING_SECRET,
+                                 emulator=emulator)
+            p99 = send_commands(prefix, plan, driver)[0]
+    finally:
+        emulator.stop()
+        if "cpu_s" in info:
+            emit(f"{prefix}cpu_seconds", info["cpu_s"])
+        emit(f"{prefix}phase.seconds", time.perf_counter() - started)
+    return p99
+
+
 # ------------------------------------------------------------------ the old single-process mode
 def answer_pools() -> list[ThreadPoolExecutor]:
     """The in-process bot's listener executors (bot.slack.app names their threads)."""
@@ -450,16 +490,19 @@ def run(plan: Plan, phases: list[str]) -> None:
     p99: dict[str, float | None] = {}
     with tempfile.TemporaryDirectory(prefix="bench-ack-") as tmp:
         for phase in phases:
-            runner = run_process_phase if phase == "process" else run_inprocess_phase
+            runner = PHASES[phase]
             try:
                 p99[phase] = runner(plan, Path(tmp))
             except Exception as exc:  # report it and go on with the next phase
-                prefix = "" if phase == "process" else "inprocess."
+                prefix = "" if phase == "process" else f"{phase}."
                 emit(f"{prefix}error", f"{type(exc).__name__}: {exc}")
                 traceback.print_exc(file=sys.stderr)
-    process, inprocess = p99.get("process"), p99.get("inprocess")
+    process, inprocess, bare = p99.get("process"), p99.get("inprocess"), p99.get("bare")
     if process and inprocess is not None:
         emit("ack.p99_ratio_inprocess_over_process", inprocess / process)
+    if process is not None and bare:
+        emit("ack.p99_ratio_ours_over_bare", process / bare)
+        emit("ack.p99_ratio_target", BARE_RATIO_TARGET)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -476,8 +519,8 @@ def main(argv: list[str] | None = None) -> int:
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--in-process", action="store_true", help="only the old single-process "
                       "mode (SandboxStack), lines prefixed inprocess.")
-    mode.add_argument("--no-compare", action="store_true", help="only the bot in a child "
-                      "process, no in-process phase")
+    mode.add_argument("--no-compare", action="store_true", help="only the bot and the bare "
+                      "Bolt app in child processes, no in-process phase")
     parser.add_argument("--quick", action="store_true", help="a smaller load")
     args = parser.parse_args(argv)
     plan = Plan(
@@ -488,8 +531,14 @@ def main(argv: list[str] | None = None) -> int:
         workers=args.workers,
     )
     phases = (["inprocess"] if args.in_process
-              else ["process"] if args.no_compare else ["process", "inprocess"])
+              else ["process", "bare"] if args.no_compare
+              else ["process", "bare", "inprocess"])
     return run_reported("ack", lambda: run(plan, phases))
+
+
+PHASES: dict[str, Callable[[Plan, Path], float | None]] = {
+    "process": run_process_phase, "bare": run_bare_phase, "inprocess": run_inprocess_phase,
+}
 
 
 if __name__ == "__main__":
