@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any, Literal
 
 from pydantic import BaseModel
@@ -39,6 +40,7 @@ from bot.store.db import Store
 from bot.store.events import EventLog
 from bot.store.feedback import FeedbackStore, OpenChallenge
 from bot.store.schedules import ScheduleStore
+from bot.store.watches import Watch, WatchStore
 
 log = logging.getLogger(__name__)
 
@@ -419,6 +421,77 @@ class ChairService:
     def prune_seen(self) -> dict[str, int]:
         """Forget old event ids, request signatures and asks (the scheduler runs this)."""
         return self.events.prune_all(self.clock())
+
+    # -- reading one complaint, and watched feedback channels ----------------------------------
+    def complaint(self, complaint_id: str, audience: str) -> Complaint | None:
+        """The stored (redacted) complaint, or None when there is none or `audience` (the Slack
+        conversation asking) may not see it: one kept to another conversation reads as absent."""
+        found = self.complaints.get([complaint_id]).get(complaint_id)
+        if found is None or found.visible_in not in ("", audience):
+            return None
+        return found
+
+    @cached_property
+    def watches(self) -> WatchStore:
+        return WatchStore(self.store)
+
+    def watch(self, channel_id: str, *, user_id: str, private: bool) -> bool:
+        """Store new top-level messages of the channel as complaints; False if already watched.
+        A `private` channel's complaints are quotable only there."""
+        return self.watches.add(channel_id, private=private, added_by=user_id, now=self.clock())
+
+    def unwatch(self, channel_id: str) -> bool:
+        return self.watches.remove(channel_id)
+
+    def watched(self) -> list[Watch]:
+        return self.watches.all()
+
+    def watching(self, channel_id: str) -> Watch | None:
+        return self.watches.get(channel_id)
+
+    @staticmethod
+    def watched_id(channel_id: str, message_ts: str) -> str:
+        return f"slack-{channel_id}-{message_ts}"
+
+    def take_watched_message(
+        self, channel_id: str, message_ts: str, text: str, *, url: str,
+    ) -> Complaint | None:
+        """A new top-level message of a watched channel as a complaint (None: the channel is not
+        watched, or too little is left of the message once redacted)."""
+        watch = self.watches.get(channel_id)
+        clean = redact(" ".join(text.split()))
+        if watch is None or len(clean) < 5:
+            return None
+        try:
+            when = datetime.fromtimestamp(float(message_ts), UTC)
+        except (ValueError, OverflowError):
+            when = self.clock()
+        complaint = Complaint(
+            id=self.watched_id(channel_id, message_ts), created_at=when, text=clean,
+            channel="slack", source="slack", source_ref=channel_id, url=url,
+            visible_in=channel_id if watch.private else "",
+        )
+        self.complaints.add(complaint)
+        return complaint
+
+    def edit_watched_message(self, channel_id: str, message_ts: str, text: str) -> bool:
+        """An edit replaces the complaint's text (an edit down to nothing removes it)."""
+        cid = self.watched_id(channel_id, message_ts)
+        if cid not in self.complaints.get([cid]):
+            return False
+        clean = redact(" ".join(text.split()))
+        if len(clean) < 5:
+            self.complaints.delete(cid)
+        else:
+            self.complaints.update_text(cid, clean)
+        return True
+
+    def drop_watched_message(self, channel_id: str, message_ts: str) -> bool:
+        cid = self.watched_id(channel_id, message_ts)
+        if cid not in self.complaints.get([cid]):
+            return False
+        self.complaints.delete(cid)
+        return True
 
 
 @dataclass(frozen=True)

@@ -14,10 +14,11 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 
+from bot.calendar_feed import AllowList, FeedFetcher
 from bot.config import Settings
 from bot.service import ChairService
 from bot.slack import handlers
-from bot.slack.briefs import brief_commands
+from bot.slack.chair import Chair
 from bot.slack.dedup import dedup_middleware
 from bot.slack.server import configure_front_door
 
@@ -74,9 +75,13 @@ def build_bolt_app(
     configure_front_door(app, max_body_bytes=settings.max_body_bytes,
                          signing_secret=settings.slack_signing_secret)
     app.use(dedup_middleware(service.claim_event, service.claim_request))
-    handlers.register(
-        app, service,
-        brief_commands(service, settings.timezone, on_schedules_changed, settings=settings),
+    handlers.register(app, Chair(
+        service=service,
+        default_tz=settings.timezone,
         duplicate_window=settings.duplicate_window_seconds,
-    )
+        on_schedules_changed=on_schedules_changed,
+        fetch_feed=FeedFetcher(AllowList.parse(settings.calendar_allow_hosts)),
+        max_calendars=settings.max_calendars_per_channel,
+        bot_admins=frozenset(settings.admin_user_ids),
+    ))
     return app

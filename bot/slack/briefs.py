@@ -3,24 +3,17 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from typing import Any
 
-from slack_bolt import Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.calendar_feed import AllowList, FeedFetcher
-from bot.config import Settings
 from bot.errors import EmptyChairError
 from bot.formatting import format_brief, safe
 from bot.service import ChairService
-from bot.slack.posting import NotInChannel, post
+from bot.slack.chair import Chair, Invocation
+from bot.slack.posting import post
 
 log = logging.getLogger(__name__)
-
-INVITE_HINT = "I can't post in this channel yet. Invite me with `/invite @Empty Chair`."
-
 
 def post_brief(client: WebClient, service: ChairService, channel_id: str,
                days: int | None = None) -> str:
@@ -66,87 +59,69 @@ def is_workspace_admin(client: WebClient, user_id: str) -> bool:
     return any(bool(user.get(flag)) for flag in ("is_admin", "is_owner", "is_primary_owner"))
 
 
-def brief_commands(
-    service: ChairService, default_tz: str, on_change: Callable[[], None] | None = None,
-    *, settings: Settings | None = None,
-) -> dict[str, Callable[..., None]]:
-    """Handlers for `/emptychair brief|schedule|schedules|unschedule|calendar`.
+def is_privileged(chair: Chair, client: WebClient, user_id: str) -> bool:
+    """A bot admin (settings), or a workspace admin or owner (users.info)."""
+    return user_id in chair.bot_admins or is_workspace_admin(client, user_id)
 
-    `settings` supplies the calendar allow-list and limit and the bot's own admins (none without).
-    """
-    fetch_feed = FeedFetcher(AllowList.parse(settings.calendar_allow_hosts if settings else ""))
-    max_calendars = settings.max_calendars_per_channel if settings else 3
-    bot_admins = settings.admin_user_ids if settings else frozenset()
 
-    def changed() -> None:
-        if on_change is not None:
-            on_change()
-
-    def brief(body: dict[str, Any], client: WebClient, respond: Respond, args: str) -> None:
-        days = None
-        if args.strip():
-            if not args.strip().isdigit() or not 1 <= int(args) <= 365:
-                respond(text="Usage: `/emptychair brief [days]`, e.g. `/emptychair brief 14`.",
-                        response_type="ephemeral")
-                return
-            days = int(args)
-        try:
-            post_brief(client, service, body["channel_id"], days)
-        except NotInChannel:
-            respond(text=INVITE_HINT, response_type="ephemeral")
-
-    def schedule(body: dict[str, Any], client: WebClient, respond: Respond, args: str) -> None:
-        tz = user_timezone(client, body.get("user_id", ""), default_tz)
-        sch, text, runs = service.add_schedule(body["channel_id"], args,
-                                               user_id=body.get("user_id", ""), default_tz=tz)
-        changed()
-        upcoming = ", ".join(r.strftime("%a %d %b %H:%M %Z") for r in runs) or "none"
-        respond(text=f"Scheduled brief #{sch.id}: {text}. Next: {upcoming}. "
-                f"`/emptychair unschedule {sch.id}` to stop it.", response_type="ephemeral")
-
-    def schedules(body: dict[str, Any], client: WebClient, respond: Respond, args: str) -> None:
-        rows = service.list_schedules(body["channel_id"])
-        if not rows:
-            respond(text="No briefs are scheduled here. Try `/emptychair schedule weekdays "
-                    "09:45`.", response_type="ephemeral")
+# Subcommand handlers: the command table in bot/slack/commands.py names them.
+def brief(inv: Invocation) -> None:
+    days = None
+    if inv.args.strip():
+        if not inv.args.strip().isdigit() or not 1 <= int(inv.args) <= 365:
+            inv.reply("Usage: `/emptychair brief [days]`, e.g. `/emptychair brief 14`.")
             return
-        lines = [
-            f"#{sch.id} · {text}" + (f" · next {nxt.strftime('%a %d %b %H:%M %Z')}" if nxt else "")
-            for sch, text, nxt in rows
-        ]
-        respond(text="Scheduled briefs in this channel:\n" + "\n".join(lines),
-                response_type="ephemeral")
+        days = int(inv.args)
+    post_brief(inv.client, inv.service, inv.channel, days)
 
-    def unschedule(body: dict[str, Any], client: WebClient, respond: Respond, args: str) -> None:
-        ident = args.strip().lstrip("#")
-        if not ident.isdigit():
-            respond(text="Usage: `/emptychair unschedule <id>` (see `/emptychair schedules`).",
-                    response_type="ephemeral")
-            return
-        user = body.get("user_id", "")
-        privileged = user in bot_admins or is_workspace_admin(client, user)
-        # Refused (a ScheduleError, shown ephemerally) unless the user may remove it.
-        if service.remove_schedule(body["channel_id"], int(ident), user_id=user,
-                                   privileged=privileged):
-            changed()
-            respond(text=f"Removed scheduled brief #{ident}.", response_type="ephemeral")
-        else:
-            respond(text=f"There is no scheduled brief #{ident} in this channel.",
-                    response_type="ephemeral")
 
-    def calendar(body: dict[str, Any], client: WebClient, respond: Respond, args: str) -> None:
-        parts = args.split()
-        if not parts or len(parts) > 2 or (len(parts) == 2 and not parts[1].isdigit()):
-            raise EmptyChairError("Usage: `/emptychair calendar <ics-url> [minutes-before]`, "
-                                  "e.g. `/emptychair calendar https://…/team.ics 15`.")
-        minutes = int(parts[1]) if len(parts) == 2 else 15
-        tz = user_timezone(client, body.get("user_id", ""), default_tz)
-        sch = service.add_calendar(body["channel_id"], parts[0].strip("<>").split("|")[0], minutes,
-                                   user_id=body.get("user_id", ""), default_tz=tz,
-                                   fetch=fetch_feed, max_per_channel=max_calendars)
-        changed()
-        respond(text=f"Brief #{sch.id} will be posted {minutes} minutes before each event of "
-                "that calendar.", response_type="ephemeral")
+def schedule(inv: Invocation) -> None:
+    tz = user_timezone(inv.client, inv.user, inv.chair.default_tz)
+    sch, text, runs = inv.service.add_schedule(inv.channel, inv.args, user_id=inv.user,
+                                               default_tz=tz)
+    inv.chair.schedules_changed()
+    upcoming = ", ".join(r.strftime("%a %d %b %H:%M %Z") for r in runs) or "none"
+    inv.reply(f"Scheduled brief #{sch.id}: {text}. Next: {upcoming}. "
+              f"`/emptychair unschedule {sch.id}` to stop it.")
 
-    return {"brief": brief, "schedule": schedule, "schedules": schedules,
-            "unschedule": unschedule, "calendar": calendar}
+
+def schedules(inv: Invocation) -> None:
+    rows = inv.service.list_schedules(inv.channel)
+    if not rows:
+        inv.reply("No briefs are scheduled here. Try `/emptychair schedule weekdays 09:45`.")
+        return
+    lines = [
+        f"#{sch.id} · {text}" + (f" · next {nxt.strftime('%a %d %b %H:%M %Z')}" if nxt else "")
+        for sch, text, nxt in rows
+    ]
+    inv.reply("Scheduled briefs in this channel:\n" + "\n".join(lines))
+
+
+def unschedule(inv: Invocation) -> None:
+    ident = inv.args.strip().lstrip("#")
+    if not ident.isdigit():
+        inv.reply("Usage: `/emptychair unschedule <id>` (see `/emptychair schedules`).")
+        return
+    # Refused (a ScheduleError, shown to the user) unless the user may remove it.
+    if inv.service.remove_schedule(inv.channel, int(ident), user_id=inv.user,
+                                   privileged=inv.privileged):
+        inv.chair.schedules_changed()
+        inv.reply(f"Removed scheduled brief #{ident}.")
+    else:
+        inv.reply(f"There is no scheduled brief #{ident} in this channel.")
+
+
+def calendar(inv: Invocation) -> None:
+    parts = inv.args.split()
+    if not parts or len(parts) > 2 or (len(parts) == 2 and not parts[1].isdigit()):
+        raise EmptyChairError("Usage: `/emptychair calendar <ics-url> [minutes-before]`, "
+                              "e.g. `/emptychair calendar https://…/team.ics 15`.")
+    minutes = int(parts[1]) if len(parts) == 2 else 15
+    tz = user_timezone(inv.client, inv.user, inv.chair.default_tz)
+    sch = inv.service.add_calendar(inv.channel, parts[0].strip("<>").split("|")[0], minutes,
+                                   user_id=inv.user, default_tz=tz,
+                                   fetch=inv.chair.fetch_feed,
+                                   max_per_channel=inv.chair.max_calendars)
+    inv.chair.schedules_changed()
+    inv.reply(f"Brief #{sch.id} will be posted {minutes} minutes before each event of that "
+              "calendar.")

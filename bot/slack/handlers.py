@@ -7,279 +7,228 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import Ack, App, BoltContext, Respond
+from slack_bolt import Ack, App, Assistant, BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.errors import EmptyChairError
 from bot.formatting import (
-    format_challenges,
-    format_error,
-    format_help,
+    ACTION_ADDRESSED,
+    ACTION_NOT_RELEVANT,
+    ACTION_VOTE_DOWN,
+    ACTION_VOTE_UP,
     format_home,
-    format_proposal_parent,
     format_vote_ack,
 )
-from bot.models import ChairResponse
-from bot.service import ChairService
-from bot.slack.posting import Answer, NotInChannel, post, quietly
-from bot.slack.threads import fetch_thread, strip_mentions, thread_view
+from bot.slack import intake
+from bot.slack.answers import answer_in_thread, on_error, reported
+from bot.slack.chair import Chair, Invocation, attach, chair_of
+from bot.slack.commands import COMMAND, dispatch
+from bot.slack.posting import post, quietly
+from bot.slack.threads import strip_mentions
+from bot.slack.views import (
+    CITATION_ACTION_PATTERN,
+    SUGGESTED_PROMPTS,
+    complaint_modal,
+    missing_complaint_modal,
+)
 
 log = logging.getLogger(__name__)
 
-COMMAND = "/emptychair"
 SHORTCUT = "ask_empty_chair"
-VOTE_ACTIONS = re.compile(r"^chair_(addressed|not_relevant|vote_up|vote_down)$")
-_VOTE_KIND = {"addressed": "addressed", "not_relevant": "not_relevant", "vote_up": "up",
-              "vote_down": "down"}
-SUBCOMMANDS = ("help", "log", "brief", "schedule", "schedules", "unschedule", "calendar")
-MIN_PROPOSAL_WORDS = 3
-INVITE_HINT = (
-    "I can't post in this channel yet. Invite me with `/invite @Empty Chair` and try again."
-)
-GENERIC_FAILURE = "Something went wrong on my side while answering. Please try again in a minute."
+# Each vote button's action id and the vote it records (the store's word for it).
+VOTES = {ACTION_ADDRESSED: "addressed", ACTION_NOT_RELEVANT: "not_relevant",
+         ACTION_VOTE_UP: "up", ACTION_VOTE_DOWN: "down"}
+VOTE_ACTIONS = re.compile("^(?:" + "|".join(map(re.escape, VOTES)) + ")$")
 STALE_BUTTON = ("That button is no longer valid: it does not match a challenge on this message. "
                 "Ask again for a fresh answer.")
 # Button values are the challenge's position on its message, 1-based.
 _BUTTON_VALUE = re.compile(r"[1-9][0-9]{0,2}")
+_TITLE_CHARS = 60
 
 
 def ack_now(ack: Ack) -> None:
     ack()
 
 
-def register(app: App, service: ChairService, extra: dict[str, Callable[..., None]] | None = None,
-             *, duplicate_window: float = 0.0) -> None:
-    """Attach every listener to `app`. `extra` maps brief/schedule subcommands to handlers;
-    the same user's identical proposal in a channel within `duplicate_window` seconds is
-    answered once."""
-    extra = extra or {}
+# ----------------------------------------------------------------------------- slash command
+def run_command(body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+    respond = context.respond
 
-    def just_answered(client: WebClient, channel: str, answer_ts: str) -> str:
-        """The note for an ask answered a moment ago (or being answered), with a link."""
-        if not answer_ts:
-            return ("I'm already answering this same question from you; the answer will "
-                    "appear in the channel in a moment.")
+    def reply(text: str, blocks: list[dict[str, Any]] | None = None) -> None:
+        if respond is not None:
+            respond(text=text, blocks=blocks, response_type="ephemeral")
+
+    inv = Invocation(chair=chair_of(context), client=client, context=context,
+                     channel=body.get("channel_id", ""), user=body.get("user_id", ""),
+                     args="", reply=reply)
+    dispatch(inv, body.get("text") or "")
+
+
+# ----------------------------------------------------------------------------- mention, shortcut
+def on_mention(body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+    event = body.get("event") or {}
+    if event.get("bot_id") or event.get("subtype"):
+        return  # other bots and edits never get an answer
+    channel, ts = event.get("channel", ""), event.get("ts", "")
+    service = chair_of(context).service
+    # One message is one question, whatever event ids it is delivered under.
+    if not service.claim_event(f"mention:{channel}:{ts}"):
+        log.info("mention %s delivered again under a new event id; ignored", ts)
+        return
+    thread_ts = event.get("thread_ts") or ts
+    answer_in_thread(client, context, channel, thread_ts, bool(event.get("thread_ts")), ts,
+                     event.get("text", ""), event.get("user", ""))
+
+
+def on_shortcut(body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+    message = body.get("message") or {}
+    channel = (body.get("channel") or {}).get("id", "")
+    user = (body.get("user") or {}).get("id", "")
+    ts = message.get("ts", "")
+    thread_ts = message.get("thread_ts") or ts
+    in_thread = bool(message.get("thread_ts")) or bool(message.get("reply_count"))
+    answer_in_thread(client, context, channel, thread_ts, in_thread, ts,
+                     strip_mentions(message.get("text", "")), user)
+
+
+# ----------------------------------------------------------------------------- buttons
+def on_vote(body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+    action = (body.get("actions") or [{}])[0]
+    kind = VOTES.get(action.get("action_id", ""))
+    channel = (body.get("channel") or {}).get("id", "")
+    user = (body.get("user") or {}).get("id", "")
+    message = body.get("message") or body.get("container") or {}
+    message_ts = message.get("ts") or message.get("message_ts", "")
+    if kind is None or not channel or not message_ts:
+        return
+    value = action.get("value")
+    if not isinstance(value, str) or not _BUTTON_VALUE.fullmatch(value):
+        text = STALE_BUTTON
+    else:
         try:
-            link = str(client.chat_getPermalink(channel=channel,
-                                                message_ts=answer_ts)["permalink"])
-            where = f" <{link}|See the answer>."
-        except SlackApiError:
-            where = " It is in the channel, a little way up."
-        return ("I just answered this same question from you a moment ago, so I won't post "
-                f"it twice.{where}")
-
-    def run_command(body: dict[str, Any], client: WebClient, respond: Respond) -> None:
-        text = " ".join((body.get("text") or "").split())
-        channel, user = body.get("channel_id", ""), body.get("user_id", "")
-        sub, _, rest = text.partition(" ")
-        sub_l = sub.casefold()
-        try:
-            if not text or sub_l == "help":
-                blocks, fallback = format_help()
-                respond(blocks=blocks, text=fallback, response_type="ephemeral")
-            elif sub_l == "log":
-                complaint, added = service.log_complaint(
-                    rest, user_id=user, channel_id=channel,
-                    private=not is_public_channel(client, channel))
-                note = "Logged" if added else "I already had this one"
-                respond(text=f"{note} as complaint `{complaint.id}`. Thank you for bringing the "
-                        "customer in.", response_type="ephemeral")
-            elif sub_l in SUBCOMMANDS:
-                handler = extra.get(sub_l)
-                if handler is None:
-                    respond(text=f"`{COMMAND} {sub_l}` is not available in this installation.",
-                            response_type="ephemeral")
-                else:
-                    handler(body=body, client=client, respond=respond, args=rest)
-            elif len(text.split()) < MIN_PROPOSAL_WORDS:
-                blocks, fallback = format_help()
-                respond(blocks=blocks, text=f"I didn't understand `{sub[:40]}`. " + fallback,
-                        response_type="ephemeral")
-            else:
-                challenge_in_channel(client, respond, channel, user, text)
-        except EmptyChairError as exc:
-            respond(text=str(exc), response_type="ephemeral")
-        except Exception:
-            log.exception("slash command failed")
-            respond(text=GENERIC_FAILURE, response_type="ephemeral")
-
-    def challenge_in_channel(
-        client: WebClient, respond: Respond, channel: str, user: str, proposal: str
-    ) -> None:
-        earlier = service.claim_ask(channel, user, proposal, window_seconds=duplicate_window)
-        if earlier is not None:
-            respond(text=just_answered(client, channel, earlier), response_type="ephemeral")
-            return
-        answered = False
-        blocks, fallback = format_proposal_parent(proposal, user)
-        try:
-            parent_ts = post(client, channel, blocks, fallback)
-        except NotInChannel:
-            service.release_ask(channel, user, proposal)
-            respond(text=INVITE_HINT, response_type="ephemeral")
-            return
-        except Exception:
-            service.release_ask(channel, user, proposal)
-            raise
-        service.answered_ask(channel, user, proposal, parent_ts)
-        try:
-            response = service.challenge(proposal, audience=channel)
-            blocks, fallback = format_challenges(response)
-            reply_ts = post(client, channel, blocks, fallback, thread_ts=parent_ts)
-            service.record_posted(channel, reply_ts, parent_ts, response)
-            answered = True
-        except EmptyChairError as exc:
-            post_failure(client, channel, parent_ts, str(exc))
-        except Exception:
-            log.exception("challenge failed")
-            post_failure(client, channel, parent_ts, GENERIC_FAILURE)
-        finally:
-            if not answered:  # a failure explained in the thread may be retried at once
-                service.release_ask(channel, user, proposal)
-
-    def answer_in_thread(
-        client: WebClient, context: BoltContext, channel: str, thread_ts: str, in_thread: bool,
-        trigger_ts: str, trigger_text: str, user: str,
-    ) -> None:
-        # In a thread the question is about that thread; at the top level it is the words.
-        asked, scope = strip_mentions(trigger_text), thread_ts if in_thread else ""
-        earlier = service.claim_ask(channel, user, asked, window_seconds=duplicate_window,
-                                    scope=scope, answer_ts=thread_ts)
-        if earlier is not None:
-            quietly(client.chat_postEphemeral, channel=channel, user=user,
-                    text=just_answered(client, channel, earlier),
-                    thread_ts=thread_ts if in_thread else None)
-            return
-        answered = False
-        quietly(client.reactions_add, channel=channel, timestamp=trigger_ts, name="eyes")
-        quietly(client.assistant_threads_setStatus, channel_id=channel, thread_ts=thread_ts,
-                status="is reading what customers said…")
-        answer = Answer(client, channel, thread_ts, user_id=user,
-                        team_id=context.team_id or "")
-        try:
-            if in_thread:
-                messages = fetch_thread(client, channel, thread_ts)
-            else:
-                messages = [{"ts": trigger_ts, "text": trigger_text, "user": user}]
-            view = thread_view(messages, context.bot_user_id or "", trigger_text, thread_ts)
-            if len(view.proposal.split()) < MIN_PROPOSAL_WORDS:
-                blocks, fallback = format_help()
-                post(client, channel, blocks, fallback, thread_ts=thread_ts)
-                answered = True
-                return
-            answer.start("_Reading what customers said about this…_")
-            response = service.challenge(view.proposal, view.context, audience=channel)
-            answer.progress(progress_line(response))
-            blocks, fallback = format_challenges(response)
-            reply_ts = answer.finish(blocks, fallback)
-            service.record_posted(channel, reply_ts, thread_ts, response)
-            quietly(client.reactions_add, channel=channel, timestamp=trigger_ts,
-                    name="white_check_mark")
-            answered = True
-        except NotInChannel:
-            quietly(client.chat_postEphemeral, channel=channel, user=user, text=INVITE_HINT)
-        except EmptyChairError as exc:
-            post_failure(client, channel, thread_ts, str(exc))
-        except Exception:
-            log.exception("thread answer failed")
-            post_failure(client, channel, thread_ts, GENERIC_FAILURE)
-        finally:
-            if not answered:  # a failure explained in the thread may be retried at once
-                service.release_ask(channel, user, asked, scope=scope)
-            quietly(client.reactions_remove, channel=channel, timestamp=trigger_ts, name="eyes")
-
-    def on_mention(body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
-        event = body.get("event") or {}
-        if event.get("bot_id") or event.get("subtype"):
-            return  # other bots and edits never get an answer
-        channel, ts = event.get("channel", ""), event.get("ts", "")
-        # One message is one question, whatever event ids it is delivered under.
-        if not service.claim_event(f"mention:{channel}:{ts}"):
-            log.info("mention %s delivered again under a new event id; ignored", ts)
-            return
-        thread_ts = event.get("thread_ts") or ts
-        answer_in_thread(client, context, channel, thread_ts, bool(event.get("thread_ts")), ts,
-                         event.get("text", ""), event.get("user", ""))
-
-    def on_shortcut(body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
-        message = body.get("message") or {}
-        channel = (body.get("channel") or {}).get("id", "")
-        user = (body.get("user") or {}).get("id", "")
-        ts = message.get("ts", "")
-        thread_ts = message.get("thread_ts") or ts
-        in_thread = bool(message.get("thread_ts")) or bool(message.get("reply_count"))
-        answer_in_thread(client, context, channel, thread_ts, in_thread, ts,
-                         strip_mentions(message.get("text", "")), user)
-
-    def on_vote(body: dict[str, Any], client: WebClient) -> None:
-        action = (body.get("actions") or [{}])[0]
-        match = VOTE_ACTIONS.match(action.get("action_id", ""))
-        channel = (body.get("channel") or {}).get("id", "")
-        user = (body.get("user") or {}).get("id", "")
-        message = body.get("message") or body.get("container") or {}
-        message_ts = message.get("ts") or message.get("message_ts", "")
-        if match is None or not channel or not message_ts:
-            return
-        kind = _VOTE_KIND[match.group(1)]
-        value = action.get("value")
-        try:
-            if not isinstance(value, str) or not _BUTTON_VALUE.fullmatch(value):
-                text = STALE_BUTTON
-            else:
-                service.vote(channel, message_ts, int(value), user, kind)
-                text = format_vote_ack(kind)
-        except EmptyChairError as exc:
-            text = str(exc)
+            chair_of(context).service.vote(channel, message_ts, int(value), user, kind)
+            text = format_vote_ack(kind)
         except ValueError:
             text = "I couldn't record that click; please try again."
-        quietly(client.chat_postEphemeral, channel=channel, user=user, text=text,
-                thread_ts=message.get("thread_ts"))
-
-    def on_home(event: dict[str, Any], client: WebClient) -> None:
-        user = event.get("user", "")
-        if event.get("tab", "home") != "home" or not user:
-            return
-        channels: list[str] = []
-        try:
-            page = client.users_conversations(user=user, types="public_channel,private_channel",
-                                              limit=200)
-            channels = [c["id"] for c in page.get("channels") or []]
-        except SlackApiError as exc:
-            log.info("users.conversations failed: %s", exc.response.get("error"))
-        view = format_home(service.home_summary(), service.open_challenges(channels))
-        quietly(client.views_publish, user_id=user, view=view)
-
-    app.command(COMMAND)(ack=ack_now, lazy=[run_command])
-    app.event("app_mention")(ack=ack_now, lazy=[on_mention])
-    app.shortcut(SHORTCUT)(ack=ack_now, lazy=[on_shortcut])
-    app.action(VOTE_ACTIONS)(ack=ack_now, lazy=[on_vote])
-    app.event("app_home_opened")(ack=ack_now, lazy=[on_home])
-
-    @app.event("message")
-    def ignore_messages() -> None:
-        """Channel chatter is not for us; listening avoids Bolt's unhandled-request warnings."""
+    quietly(client.chat_postEphemeral, channel=channel, user=user, text=text,
+            thread_ts=message.get("thread_ts"))
 
 
-def is_public_channel(client: WebClient, channel: str) -> bool:
-    """True only for a public channel; when Slack cannot say, the conversation counts as private
-    (a complaint kept to one conversation is the safe mistake)."""
+def on_view_complaint(body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+    """A citation's "View": the full redacted complaint, if this conversation may read it."""
+    action = (body.get("actions") or [{}])[0]
+    complaint_id = str(action.get("value") or "")
+    # A button in App Home or a modal has no conversation: only complaints quotable anywhere.
+    audience = (body.get("channel") or {}).get("id", "")
+    found = chair_of(context).service.complaint(complaint_id, audience) if complaint_id else None
+    view = complaint_modal(found) if found else missing_complaint_modal(complaint_id)
+    client.views_open(trigger_id=body.get("trigger_id", ""), view=view)
+
+
+# ----------------------------------------------------------------------------- App Home
+def on_home(body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+    event = body.get("event") or {}
+    user = event.get("user", "")
+    if event.get("tab", "home") != "home" or not user:
+        return
+    channels: list[str] = []
     try:
-        info = client.conversations_info(channel=channel)["channel"]
-    except (SlackApiError, KeyError, TypeError):
-        return False
-    return not (info.get("is_private") or info.get("is_im") or info.get("is_mpim"))
+        page = client.users_conversations(user=user, types="public_channel,private_channel",
+                                          limit=200)
+        channels = [c["id"] for c in page.get("channels") or []]
+    except SlackApiError as exc:
+        log.info("users.conversations failed: %s", exc.response.get("error"))
+    service = chair_of(context).service
+    view = format_home(service.home_summary(), service.open_challenges(channels))
+    quietly(client.views_publish, user_id=user, view=view)
 
 
-def progress_line(response: ChairResponse) -> str:
-    if response.no_signal:
-        return "\nNo customer signal found."
-    return f"\nFound {len(response.citations)} complaints that bear on this."
+# ----------------------------------------------------------------------------- messages
+def wanted_message(body: dict[str, Any]) -> bool:
+    """Cheap test on the ack path: a person's DM, or anything a watched channel may need."""
+    event = body.get("event") or {}
+    kind = event.get("channel_type")
+    if kind == "im":
+        return not event.get("subtype") and not event.get("bot_id") and not event.get(
+            "thread_ts")
+    return kind in ("channel", "group") and event.get("subtype") in (
+        None, "file_share", "message_changed", "message_deleted")
 
 
-def post_failure(client: WebClient, channel: str, thread_ts: str, message: str) -> None:
-    blocks, fallback = format_error(message)
-    try:
-        post(client, channel, blocks, fallback, thread_ts=thread_ts)
-    except (SlackApiError, NotInChannel):
-        log.warning("could not even post the failure message to %s", channel)
+def on_message(body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+    event = body.get("event") or {}
+    chair = chair_of(context)
+    if event.get("channel_type") == "im":
+        dm(chair, client, context, event, thread_ts=str(event.get("ts") or ""))
+    else:
+        intake.take(chair, client, event, context.bot_user_id or "")
+
+
+def dm(chair: Chair, client: WebClient, context: BoltContext, event: dict[str, Any], *,
+       thread_ts: str) -> None:
+    """A DM (or an assistant thread) works like /emptychair: help, log …, or a proposal, which
+    is answered in `thread_ts`."""
+    channel = str(event.get("channel") or "")
+    # In the assistant panel replies stay in its thread; a plain DM gets them in the DM itself.
+    reply_ts = thread_ts if event.get("thread_ts") else None
+
+    def reply(text: str, blocks: list[dict[str, Any]] | None = None) -> None:
+        post(client, channel, blocks or [], text, thread_ts=reply_ts)
+
+    inv = Invocation(chair=chair, client=client, context=context, channel=channel,
+                     user=str(event.get("user") or ""), args="", reply=reply, in_dm=True,
+                     thread_ts=thread_ts, message_ts=str(event.get("ts") or ""))
+    dispatch(inv, strip_mentions(str(event.get("text") or "")))
+
+
+# ----------------------------------------------------------------------------- assistant panel
+def on_assistant_started(body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+    thread = (body.get("event") or {}).get("assistant_thread") or {}
+    client.assistant_threads_setSuggestedPrompts(
+        channel_id=thread.get("channel_id", ""), thread_ts=thread.get("thread_ts", ""),
+        title="Ask about a proposal, as your customers would",
+        prompts=[{"title": title, "message": message} for title, message in SUGGESTED_PROMPTS],
+    )
+
+
+def on_assistant_message(body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+    event = body.get("event") or {}
+    thread_ts = str(event.get("thread_ts") or "")
+    text = strip_mentions(str(event.get("text") or ""))
+    quietly(client.assistant_threads_setTitle, channel_id=event.get("channel", ""),
+            thread_ts=thread_ts, title=text[:_TITLE_CHARS] or "Empty Chair")
+    dm(chair_of(context), client, context, event, thread_ts=thread_ts)
+
+
+def ignore_context_change() -> None:
+    """The proposal is in the message itself; which channel the user is looking at is not
+    needed (Bolt's default would store it through chat.update on our messages)."""
+
+
+def ignore(ack: Ack) -> None:
+    """Messages nobody asked us about; listening avoids Bolt's unhandled-request warnings."""
+    ack()
+
+
+def lazily(app_register: Callable[..., Any], work: Callable[..., None]) -> None:
+    app_register(ack=ack_now, lazy=[reported(work)])
+
+
+def register(app: App, chair: Chair) -> None:
+    """Attach every listener and the one error handler to `app`."""
+    app.use(attach(chair))
+    app.error(on_error)
+    assistant = Assistant(logger=log)
+    assistant.thread_started(lazy=[reported(on_assistant_started)])(ack_now)
+    assistant.user_message(lazy=[reported(on_assistant_message)])(ack_now)
+    assistant.thread_context_changed(ignore_context_change)
+    app.assistant(assistant)
+    lazily(app.command(COMMAND), run_command)
+    lazily(app.event("app_mention"), on_mention)
+    lazily(app.shortcut(SHORTCUT), on_shortcut)
+    lazily(app.action(VOTE_ACTIONS), on_vote)
+    lazily(app.action(CITATION_ACTION_PATTERN), on_view_complaint)
+    lazily(app.event("app_home_opened"), on_home)
+    lazily(app.event("message", matchers=[wanted_message]), on_message)
+    app.event("message")(ignore)
+

@@ -82,3 +82,22 @@ class Answer:
             except SlackApiError as exc:
                 log.info("stopping the stream failed (%s); posting", exc.response.get("error"))
         return post(self.client, self.channel, blocks, text, thread_ts=self.thread_ts)
+
+
+def conversation_info(client: WebClient, channel: str) -> dict[str, Any] | None:
+    """conversations.info's channel, or None when Slack will not say (a private channel the
+    bot is not in reads as channel_not_found)."""
+    try:
+        info = client.conversations_info(channel=channel)["channel"]
+    except (SlackApiError, KeyError, TypeError):
+        return None
+    return info if isinstance(info, dict) else None
+
+
+def is_public_channel(client: WebClient, channel: str) -> bool:
+    """True only for a public channel; when Slack cannot say, the conversation counts as private
+    (a complaint kept to one conversation is the safe mistake)."""
+    info = conversation_info(client, channel)
+    if info is None:
+        return False
+    return not (info.get("is_private") or info.get("is_im") or info.get("is_mpim"))

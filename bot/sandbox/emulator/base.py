@@ -168,6 +168,8 @@ class EmulatorBase:
     _modals: list[dict[str, Any]]
     _files: dict[str, UploadedFile]
     _statuses: dict[tuple[str, str], str]
+    _suggested_prompts: dict[tuple[str, str], dict[str, Any]]
+    _titles: dict[tuple[str, str], str]
     _responses: dict[str, list[dict[str, Any]]]
     _response_targets: dict[str, ResponseTarget]
     _tickets: set[str]

@@ -72,6 +72,8 @@ class SlackEmulator(
         self._modals: list[dict[str, Any]] = []
         self._files: dict[str, UploadedFile] = {}
         self._statuses: dict[tuple[str, str], str] = {}
+        self._suggested_prompts: dict[tuple[str, str], dict[str, Any]] = {}
+        self._titles: dict[tuple[str, str], str] = {}
         self._responses: dict[str, list[dict[str, Any]]] = {}
         self._response_targets: dict[str, ResponseTarget] = {}
         self._tickets: set[str] = set()

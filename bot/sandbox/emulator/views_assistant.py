@@ -73,3 +73,32 @@ class ViewsAssistantApi(EmulatorBase):
         self._emit("status", {"channel": ch.id, "thread_ts": thread_ts,
                               "status": str(params["status"])})
         return {}
+
+    def _assistant_thread(self, params: dict[str, Any]) -> tuple[str, str]:
+        ch = self._channel(params.get("channel_id"))
+        thread_ts = str(params.get("thread_ts") or "")
+        if not thread_ts:
+            raise ApiError("invalid_arguments")
+        return ch.id, thread_ts
+
+    @web_api("assistant.threads.setSuggestedPrompts")
+    def _assistant_set_suggested_prompts(self, params: dict[str, Any], token: str
+                                         ) -> dict[str, Any]:
+        key = self._assistant_thread(params)
+        prompts = params.get("prompts")
+        if not isinstance(prompts, list) or not 1 <= len(prompts) <= 4 or not all(
+                isinstance(p, dict) and p.get("title") and p.get("message") for p in prompts):
+            raise ApiError("invalid_arguments")
+        entry = {"prompts": copy.deepcopy(prompts), "title": str(params.get("title") or "")}
+        self._suggested_prompts[key] = entry
+        self._emit("suggested_prompts", {"channel": key[0], "thread_ts": key[1], **entry})
+        return {}
+
+    @web_api("assistant.threads.setTitle")
+    def _assistant_set_title(self, params: dict[str, Any], token: str) -> dict[str, Any]:
+        key = self._assistant_thread(params)
+        if not params.get("title"):
+            raise ApiError("invalid_arguments")
+        self._titles[key] = str(params["title"])
+        self._emit("title", {"channel": key[0], "thread_ts": key[1], "title": self._titles[key]})
+        return {}

@@ -71,6 +71,38 @@ class WorkspaceControl(EmulatorBase):
         self._flush_events()
         return ts
 
+    def dm_channel(self, user_id: str) -> str:
+        """The id of the bot's direct-message conversation with `user_id` (opened if new)."""
+        with self._lock:
+            if user_id not in self._users:
+                raise ValueError(f"unknown user {user_id!r}; add it with add_user()")
+            return self._dm_with(user_id).id
+
+    def edit_user_message(self, channel: str, ts: str, text: str) -> dict[str, Any]:
+        """A human edits their message (no Web API call); returns the message before the edit."""
+        with self._lock:
+            msg = self._find(self._existing_channel(channel), ts)
+            if msg is None:
+                raise ValueError(f"no message {ts} in {channel}")
+            before = copy.deepcopy(msg)
+            msg["text"] = text
+            msg["edited"] = {"user": msg.get("user", ""), "ts": self._next_ts()}
+            self._emit("message_changed", {"channel": channel, "message": msg})
+        self._flush_events()
+        return before
+
+    def delete_user_message(self, channel: str, ts: str) -> dict[str, Any]:
+        """A human deletes their message (no Web API call); returns it as it was."""
+        with self._lock:
+            ch = self._existing_channel(channel)
+            msg = self._find(ch, ts)
+            if msg is None:
+                raise ValueError(f"no message {ts} in {channel}")
+            before = copy.deepcopy(msg)
+            self._delete_message(ch, ts)
+        self._flush_events()
+        return before
+
     def on_change(self, listener: Listener) -> None:
         """Call `listener(kind, data)` after each state change (new message, update, delete,
         ephemeral, home, modal, file, status, reaction, response); it runs on a server thread."""
@@ -142,6 +174,17 @@ class WorkspaceControl(EmulatorBase):
     def assistant_statuses(self) -> dict[tuple[str, str], str]:
         with self._lock:
             return dict(self._statuses)
+
+    @property
+    def suggested_prompts(self) -> dict[tuple[str, str], dict[str, Any]]:
+        """(channel, thread_ts) → {"prompts": [...], "title": ...} of each assistant thread."""
+        with self._lock:
+            return copy.deepcopy(self._suggested_prompts)
+
+    @property
+    def assistant_titles(self) -> dict[tuple[str, str], str]:
+        with self._lock:
+            return dict(self._titles)
 
     def response_posts(self, key: str) -> list[dict[str, Any]]:
         with self._lock:
