@@ -325,6 +325,9 @@ def serve(
     components = build_components(settings, db)
     client = build_web_client(settings)
     scheduler = build_scheduler(components, client)
+    from bot.sync import schedule_syncs
+
+    schedule_syncs(scheduler, settings, components.store)
     bolt = build_slack_app(components, client, on_schedules_changed=scheduler.sync)
     scheduler.start()
     if settings.socket_mode:
@@ -338,6 +341,61 @@ def serve(
         server.serve_forever()
     except KeyboardInterrupt:
         server.stop()
+
+
+sync_app = typer.Typer(help="Pull new, updated and deleted tickets from a help desk.",
+                       no_args_is_help=True)
+app.add_typer(sync_app, name="sync")
+
+SinceOption = Annotated[
+    str | None,
+    typer.Option("--since", help="Start from DATE (e.g. 2026-01-31) instead of the stored "
+                 "cursor; the first run otherwise starts from the beginning."),
+]
+SyncVectorsOption = Annotated[
+    bool, typer.Option("--vectors/--no-vectors", help="Compute semantic vectors now.")
+]
+
+
+def _sync(source: str, db: Path | None, since: str | None, vectors: bool) -> None:
+    from bot.app import build_embedder, build_store
+    from bot.ingest import parse_date
+    from bot.retrieval import index_vectors
+    from bot.sync import run_sync
+    from bot.sync.intercom import intercom_client
+    from bot.sync.zendesk import zendesk_client
+
+    settings = _settings()
+    start = None
+    if since is not None:
+        start = parse_date(since)
+        if start is None:
+            raise _fail(f"--since: cannot read the date {since!r} (e.g. 2026-01-31)")
+    # Missing settings fail before the database is created or touched.
+    (zendesk_client if source == "zendesk" else intercom_client)(settings).close()
+    store = build_store(settings, db)
+    summary = run_sync(source, store, settings, since=start)
+    if vectors and (summary.imported or summary.updated):
+        embedder = build_embedder(settings)
+        if embedder is not None:
+            index_vectors(store, embedder)
+    for line in summary.reject_lines():
+        typer.echo(line, err=True)
+    typer.echo(summary.line())
+
+
+@sync_app.command("zendesk")
+def sync_zendesk_cmd(db: DbOption = None, since: SinceOption = None,
+                     vectors: SyncVectorsOption = True) -> None:
+    """Zendesk tickets changed since the last run (incremental export, cursor-based)."""
+    _sync("zendesk", db, since, vectors)
+
+
+@sync_app.command("intercom")
+def sync_intercom_cmd(db: DbOption = None, since: SinceOption = None,
+                      vectors: SyncVectorsOption = True) -> None:
+    """Intercom conversations updated since the last run."""
+    _sync("intercom", db, since, vectors)
 
 
 @app.command("manifest")

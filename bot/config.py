@@ -64,6 +64,15 @@ class Settings(BaseSettings):
     # Comma-separated Slack user ids who may remove anyone's schedule, like workspace admins.
     admin_users: str = Field("", alias="EMPTYCHAIR_ADMIN_USERS")
 
+    # Help-desk sync (emptychair sync zendesk|intercom; in `serve` every N minutes, 0 = off)
+    zendesk_subdomain: str = Field("", alias="ZENDESK_SUBDOMAIN")
+    zendesk_email: str = Field("", alias="ZENDESK_EMAIL")
+    zendesk_api_token: str = Field("", alias="ZENDESK_API_TOKEN", repr=False)
+    zendesk_base_url: str = Field("", alias="ZENDESK_BASE_URL")  # '' = the subdomain's
+    intercom_token: str = Field("", alias="INTERCOM_TOKEN", repr=False)
+    intercom_base_url: str = Field("https://api.intercom.io", alias="INTERCOM_BASE_URL")
+    sync_minutes: float = Field(0, alias="EMPTYCHAIR_SYNC_MINUTES", ge=0, le=7 * 24 * 60)
+
     log_level: str = Field("INFO", alias="EMPTYCHAIR_LOG_LEVEL")
 
     @field_validator("timezone")

@@ -25,6 +25,7 @@ __all__ = [
     "FIELDS",
     "Reject",
     "Row",
+    "complaint_from_record",
     "detect_format",
     "parse_date",
     "parse_mapping",
@@ -657,6 +658,21 @@ def _from_object(
         return Reject(line, f"not a JSON object ({type(obj).__name__})", _redacted_raw(raw))
     values, extra = _json_fields(obj, paths)
     return _result(_build(values, line, source, default_tz, extra), line, raw)
+
+
+def complaint_from_record(
+    record: dict[str, object],
+    *,
+    source: str,
+    mapping: dict[str, str] | None = None,
+    default_tz: tzinfo = UTC,
+) -> Complaint | str:
+    """One JSON record (a help-desk ticket, say) → a Complaint, or why it cannot be one.
+
+    The same field recognition, redaction and attributes as a JSON file's records get.
+    """
+    values, extra = _json_fields(record, _json_paths(dict(mapping or {})))
+    return _build(values, 0, source, default_tz, extra)
 
 
 def _read_jsonl(

@@ -128,6 +128,14 @@ class BriefScheduler:
         log.info("pruned %s", " ".join(f"{k}={v}" for k, v in removed.items()))
         return removed
 
+    def add_interval_job(self, job_id: str, func: Callable[[], object], minutes: float) -> None:
+        """Run `func` every `minutes` (the help-desk sync): one run at a time, missed runs
+        coalesced into one, the job replaced when added again under the same id."""
+        self.scheduler.add_job(
+            func, IntervalTrigger(minutes=minutes), id=job_id, name=job_id,
+            replace_existing=True, coalesce=True, max_instances=1,
+        )
+
     def shutdown(self, wait: bool = True) -> None:
         """Stop the clock; by default let a brief being posted finish (its claim is taken)."""
         if self.scheduler.running:

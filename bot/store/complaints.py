@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -54,6 +55,40 @@ class AddResult:
         self.inserted += other.inserted
         self.duplicates += other.duplicates
         return self
+
+
+@dataclass
+class UpsertResult:
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
+# What a help-desk sync may rewrite when a ticket changes; visible_in is Slack's, never the sync's.
+_UPSERT_COLUMNS = (
+    "created_at", "text", "theme", "sub_theme", "channel", "segment", "severity", "source",
+    "source_ref", "url", "attributes",
+)
+_ID_CHUNK = 500  # well under SQLite's bound-parameter limit
+
+
+@contextmanager
+def joined_transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    """The caller's open transaction if there is one, else a new one committed at the end.
+
+    A caller that must commit several writes together (a page of tickets and its cursor) opens
+    it with `BEGIN IMMEDIATE` and commits once itself.
+    """
+    if conn.in_transaction:
+        yield
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        conn.rollback()
+        raise
+    conn.commit()
 
 
 @dataclass(frozen=True)
@@ -134,6 +169,68 @@ class ComplaintStore:
     def delete(self, complaint_id: str) -> None:
         with self.store.conn as conn:
             conn.execute("DELETE FROM complaints WHERE id = ?", [complaint_id])
+
+    def upsert_many(self, complaints: Iterable[Complaint]) -> UpsertResult:
+        """Insert new ids; rewrite stored rows whose content differs (an edited help-desk ticket);
+        leave identical rows alone. The last of several complaints with one id wins."""
+        latest: dict[str, tuple[str, ...]] = {}
+        visible: dict[str, str] = {}
+        for c in complaints:
+            latest[c.id] = (
+                to_iso(c.created_at), c.text, c.theme or "general", c.sub_theme, c.channel,
+                c.segment, c.severity, c.source, c.source_ref, c.url,
+                json.dumps(c.attributes, ensure_ascii=False) if c.attributes else "{}",
+            )
+            visible[c.id] = c.visible_in
+        result = UpsertResult()
+        if not latest:
+            return result
+        conn = self.store.conn
+        ids = list(latest)
+        with joined_transaction(conn):
+            stored: dict[str, tuple[str, ...]] = {}
+            for i in range(0, len(ids), _ID_CHUNK):
+                chunk = ids[i:i + _ID_CHUNK]
+                cur = conn.execute(
+                    f"SELECT id, {', '.join(_UPSERT_COLUMNS)} FROM complaints "
+                    f"WHERE id IN ({','.join('?' * len(chunk))})", chunk,
+                )
+                stored.update((row[0], tuple(row[1:])) for row in cur)
+            now = to_iso(datetime.now(UTC))
+            for cid, values in latest.items():
+                before = stored.get(cid)
+                if before is None:
+                    conn.execute(
+                        f"INSERT INTO complaints (id, {', '.join(_UPSERT_COLUMNS)}, visible_in, "
+                        f"imported_at) VALUES ({','.join('?' * (len(_UPSERT_COLUMNS) + 3))})",
+                        [cid, *values, visible[cid], now],
+                    )
+                    result.inserted += 1
+                elif before != values:
+                    conn.execute(
+                        f"UPDATE complaints SET {', '.join(c + ' = ?' for c in _UPSERT_COLUMNS)} "
+                        "WHERE id = ?", [*values, cid],
+                    )
+                    result.updated += 1
+                else:
+                    result.unchanged += 1
+        return result
+
+    def delete_ids(self, ids: Iterable[str]) -> int:
+        """Delete these complaints (a ticket deleted at its source); how many were stored."""
+        wanted = list(dict.fromkeys(ids))
+        deleted = 0
+        if not wanted:
+            return deleted
+        conn = self.store.conn
+        with joined_transaction(conn):
+            for i in range(0, len(wanted), _ID_CHUNK):
+                chunk = wanted[i:i + _ID_CHUNK]
+                cur = conn.execute(
+                    f"DELETE FROM complaints WHERE id IN ({','.join('?' * len(chunk))})", chunk
+                )
+                deleted += cur.rowcount
+        return deleted
 
     def fts(
         self, match: str, *, since: datetime | None = None, until: datetime | None = None,

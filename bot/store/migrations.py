@@ -129,6 +129,21 @@ def m006_structure_and_visibility(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m007_sync_state(db: sqlite_utils.Database) -> None:
+    # Where each help-desk sync stands. Written in the same transaction as the page of tickets
+    # it follows, so a run stopped anywhere resumes without losing or repeating a page.
+    # cursor: the next page (Zendesk's after_cursor; Intercom's starting_after mid-run);
+    # run_floor: the updated_at lower bound of the query the cursor belongs to (Intercom);
+    # high_water: the newest updated_at stored so far (Unix seconds).
+    db.execute(
+        """CREATE TABLE sync_state (
+            source TEXT PRIMARY KEY, cursor TEXT NOT NULL DEFAULT '',
+            run_floor INTEGER NOT NULL DEFAULT 0, high_water INTEGER NOT NULL DEFAULT 0,
+            updated_at TEXT NOT NULL)"""
+    )
+
+
 def apply_migrations(db: sqlite_utils.Database) -> None:
     """Bring the schema up to date; a no-op when it already is."""
     migrations.apply(db)
