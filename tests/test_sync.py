@@ -214,6 +214,17 @@ def test_zendesk_rate_limit_then_success(store: Store) -> None:
     assert rows(store.path, "zendesk") == expected_zendesk_rows(desk.base)
 
 
+def test_zendesk_retry_after_beyond_the_wait_cap_stops_at_once(store: Store) -> None:
+    with zendesk_server() as desk:
+        seed_zendesk(desk)
+        desk.fault = failing(1, 429, {"Retry-After": "3600"})
+        with pytest.raises(SyncError, match=r"^zendesk: 429 Too Many Requests from .* gave up "
+                                             r"after 1 try; run the sync again later$"):
+            sync_zendesk(store, zendesk_settings(desk), policy=FAST)
+    assert len(desk.requests) == 1
+    assert count(store.path) == 0
+
+
 def test_zendesk_server_error_mid_run_loses_and_doubles_nothing(store: Store) -> None:
     with zendesk_server() as desk:
         seed_zendesk(desk)
