@@ -1,27 +1,61 @@
-"""The `emptychair` command line: import, search, stats, ask, brief, serve, sandbox, demo."""
+"""The `emptychair` command line: import, search, show, stats, ask, brief, doctor, serve …"""
 
 from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 import sys
+import textwrap
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from bot.config import Settings, load_settings
 from bot.errors import EmptyChairError
 from bot.models import Brief, ChairResponse
-from bot.store.db import Store
+
+if TYPE_CHECKING:
+    from bot.app import Components
 
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     help="Empty Chair: the customer's voice in every Slack meeting.",
     pretty_exceptions_enable=False,
+    # Typer's rich help labels every flag `<bool>`; click's plain help shows flags as flags.
+    rich_markup_mode=None,
 )
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("emptychair")
+    except PackageNotFoundError:
+        from bot import __version__
+
+        return __version__
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"emptychair {_version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    show_version: Annotated[
+        bool, typer.Option("--version", help="Print the version and exit.",
+                           callback=_print_version, is_eager=True)
+    ] = False,
+) -> None:
+    """Empty Chair: the customer's voice in every Slack meeting."""
 
 DbOption = Annotated[
     Path | None, typer.Option("--db", help="SQLite database (default: $EMPTYCHAIR_DB).")
@@ -38,6 +72,70 @@ def _settings() -> Settings:
 def _fail(message: str) -> typer.Exit:
     typer.echo(f"error: {message}", err=True)
     return typer.Exit(1)
+
+
+PLAIN_PROGRESS_EVERY = 5.0  # seconds between progress lines when stderr is not a terminal
+
+
+class Progress:
+    """A progress bar on a terminal (stderr); elsewhere a plain line now and then, so logs of
+    a long import show it is alive without filling up with bar redraws."""
+
+    def __init__(self, tty: bool | None = None) -> None:
+        self.tty = sys.stderr.isatty() if tty is None else tty
+        self._bar: Any = None
+        self._task: Any = None
+        self._label = ""
+        self._total: int | None = None
+        self._last = 0.0
+
+    def start(self, label: str, total: int | None = None) -> None:
+        self.stop()
+        self._label, self._total = label, total
+        self._last = time.monotonic()
+        if self.tty:
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                TextColumn,
+                TimeElapsedColumn,
+            )
+            from rich.progress import Progress as Bar
+
+            self._bar = Bar(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                            TimeElapsedColumn(), console=Console(stderr=True), transient=True)
+            self._bar.start()
+            self._task = self._bar.add_task(label, total=total)
+
+    def update(self, done: int) -> None:
+        if self._bar is not None:
+            total = self._total if self._total is None else max(self._total, done)
+            self._bar.update(self._task, completed=done, total=total)
+            return
+        now = time.monotonic()
+        if now - self._last >= PLAIN_PROGRESS_EVERY:
+            self._last = now
+            of = f" of about {self._total:,}" if self._total else ""
+            typer.echo(f"{self._label}: {done:,}{of}", err=True)
+
+    def stop(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
+
+
+def estimated_rows(path: Path, fmt: str | None) -> int | None:
+    """Lines in a CSV/TSV/JSONL file (a record may span lines: an upper bound); None for JSON
+    and for anything that is not a regular file (a pipe can be read only once)."""
+    kind = (fmt or path.suffix.lstrip(".")).lower()
+    if kind not in ("csv", "tsv", "jsonl", "ndjson") or not path.is_file():
+        return None
+    lines = 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            lines += chunk.count(b"\n")
+    return max(0, lines - 1) if kind in ("csv", "tsv") else lines
 
 
 @app.command("import")
@@ -61,41 +159,31 @@ def import_cmd(
     ] = True,
 ) -> None:
     """Import complaints; prints imported / duplicates skipped / rejected."""
-    from bot.app import build_embedder, build_store
-    from bot.importer import run_import
+    from bot.app import load_complaints, setup
     from bot.ingest import parse_mapping
-    from bot.retrieval import index_vectors
 
     settings = _settings()
-    if not path.is_file():
+    if path.is_dir() or not path.exists():
         raise _fail(f"no such file: {path}")
-    store = build_store(settings, db)
-    progress_cb = None
-    status = None
-    if sys.stderr.isatty():
-        from rich.console import Console
-
-        status = Console(stderr=True).status("importing…")
-        status.start()
-
-        def progress_cb(n: int) -> None:
-            status.update(f"importing… {n:,} rows read")
-
+    parsed = parse_mapping(mapping or [])
+    components = setup(settings, db)
+    progress = Progress()
     try:
-        summary = run_import(
-            store, path, fmt=fmt, mapping=parse_mapping(mapping or []),
-            rebase_to=datetime.now(UTC) if rebase_dates else None, progress=progress_cb,
-            window_start=datetime.now(UTC) - timedelta(days=settings.window_days),
+        progress.start("importing rows", estimated_rows(path, fmt))
+        summary = load_complaints(
+            components, path, fmt=fmt, mapping=parsed,
+            rebase_to=datetime.now(UTC) if rebase_dates else None, vectors=vectors,
+            progress=progress.update,
+            before_vectors=lambda todo: progress.start("building vectors", todo),
+            vector_progress=progress.update,
         )
-        if vectors:
-            embedder = build_embedder(settings)
-            if embedder is not None:
-                if status is not None:
-                    status.update("computing semantic vectors…")
-                index_vectors(store, embedder)
+    except OSError as exc:
+        raise _fail(f"cannot read {path}: {exc.strerror or exc}") from None
     finally:
-        if status is not None:
-            status.stop()
+        progress.stop()
+        components.store.close()
+    if summary.rejects_warning:
+        typer.echo(f"warning: {summary.rejects_warning}", err=True)
     typer.echo(summary.line())
     warning = summary.stale_warning(settings.window_days)
     if warning:
@@ -111,15 +199,24 @@ def search(
                                               min=1)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """The complaints most relevant to TEXT, best first."""
-    from bot.app import build_retriever, build_store
+    """The complaints most relevant to TEXT, best first (a complaint id finds that one first)."""
+    from bot.app import setup
+    from bot.models import ScoredComplaint
 
     settings = _settings()
-    store = build_store(settings, db, create=False)
-    retriever = build_retriever(settings, store)
-    _note_stale(store, settings.window_days)
+    components = setup(settings, db, create=False)
+    _note_stale(components, settings.window_days)
     # Best first by score: theme diversity is for the bot's challenges, not for this listing.
-    result = retriever.search(text, limit=limit, since_days=since or ALL_TIME_DAYS, diverse=False)
+    result = components.retriever.search(text, limit=limit, since_days=since or ALL_TIME_DAYS,
+                                         diverse=False)
+    hits = list(result.hits)
+    exact = components.service.complaints.get([text.strip()]) if text.strip() else {}
+    if exact:
+        # A cited id pasted back must find its complaint, whatever words rank above it.
+        match = next(iter(exact.values()))
+        top = max([1.0, *(h.score for h in hits)])
+        hits = [ScoredComplaint(complaint=match, score=top),
+                *(h for h in hits if h.complaint.id != match.id)][:limit]
     if as_json:
         out = [
             {
@@ -130,14 +227,14 @@ def search(
                 "text": h.complaint.text,
                 "score": h.score,
             }
-            for h in result.hits
+            for h in hits
         ]
         typer.echo(json.dumps(out, ensure_ascii=False, indent=2))
         return
-    if not result.hits:
+    if not hits:
         typer.echo("No matching complaints.")
         return
-    for h in result.hits:
+    for h in hits:
         c = h.complaint
         snippet = " ".join(c.text.split())
         snippet = snippet[:160] + ("…" if len(snippet) > 160 else "")
@@ -147,20 +244,28 @@ def search(
 @app.command()
 def stats(
     db: DbOption = None,
-    days: Annotated[int, typer.Option("--days", min=1)] = 28,
+    days: Annotated[int, typer.Option("--days", min=1, max=36_500)] = 28,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Complaint counts by week and theme."""
     from rich.console import Console
     from rich.table import Table
 
-    from bot.app import build_store
-    from bot.store.complaints import ComplaintStore
+    from bot.app import setup
 
     settings = _settings()
-    complaints = ComplaintStore(build_store(settings, db, create=False))
+    complaints = setup(settings, db, create=False).service.complaints
     rows = complaints.weekly_stats(days)
     total = complaints.count()
     newest = complaints.newest()
+    if as_json:
+        typer.echo(json.dumps({
+            "total": total,
+            "newest": newest.isoformat() if newest else None,
+            "days": days,
+            "weeks": [{"week": week, "theme": theme, "complaints": n} for week, theme, n in rows],
+        }, ensure_ascii=False, indent=2))
+        return
     console = Console(width=100)
     console.print(
         f"{total:,} complaints stored; newest "
@@ -170,6 +275,41 @@ def stats(
     for week, theme, n in rows:
         table.add_row(week, theme, str(n))
     console.print(table)
+
+
+SHOWN_FIELDS = ("id", "created_at", "theme", "sub_theme", "channel", "segment", "severity",
+                "source", "source_ref", "url", "visible_in")
+
+
+@app.command()
+def show(
+    complaint_id: Annotated[str, typer.Argument(metavar="ID", help="A complaint id, e.g. as "
+                                                "cited in an answer.")],
+    db: DbOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """One complaint in full (redacted, as stored): its fields, link, attributes and text."""
+    from bot.app import setup
+
+    settings = _settings()
+    found = setup(settings, db, create=False).service.complaints.get([complaint_id.strip()])
+    if not found:
+        raise _fail(f"no complaint with id {complaint_id!r}")
+    complaint = next(iter(found.values()))
+    data = complaint.model_dump(mode="json")
+    if as_json:
+        typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    for name in SHOWN_FIELDS:
+        typer.echo(f"{name + ':':<12}{data[name] if data[name] not in ('', None) else '—'}")
+    if complaint.attributes:
+        typer.echo("attributes:")
+        for key, value in sorted(complaint.attributes.items()):
+            typer.echo(f"  {key}: {value}")
+    typer.echo("text:")
+    for paragraph in complaint.text.splitlines() or [""]:
+        typer.echo(textwrap.fill(paragraph, width=96, initial_indent="  ",
+                                 subsequent_indent="  ") or "  ")
 
 
 @app.command()
@@ -186,12 +326,12 @@ def ask(
     ] = None,
 ) -> None:
     """What the customer in the empty chair would ask about PROPOSAL."""
-    from bot.app import build_components
+    from bot.app import setup
 
     settings = _settings()
     if window_days is not None:
         settings = settings.model_copy(update={"window_days": window_days})
-    service = build_components(settings, db, create=False).service
+    service = setup(settings, db, create=False).service
     response = service.challenge(proposal)
     if as_json:
         typer.echo(response.model_dump_json(indent=2))
@@ -199,11 +339,9 @@ def ask(
     typer.echo(render_response(response))
 
 
-def _note_stale(store: Store, window_days: int) -> None:
+def _note_stale(components: Components, window_days: int) -> None:
     """On stderr, so --json output stays clean: the bot answers only from the window."""
-    from bot.store.complaints import ComplaintStore
-
-    newest = ComplaintStore(store).newest()
+    newest = components.service.complaints.newest()
     if newest is not None and newest < datetime.now(UTC) - timedelta(days=window_days):
         typer.echo(
             f"note: the newest complaint stored is from {newest.date().isoformat()}, older than "
@@ -213,23 +351,25 @@ def _note_stale(store: Store, window_days: int) -> None:
 
 
 def render_response(response: ChairResponse) -> str:
-    """Readable terminal text for a ChairResponse."""
+    """Readable terminal text for a ChairResponse: the verdict, then each risk in full."""
+    from bot.models import VERDICT_LABELS
+
     lines = [f"Proposal: {response.proposal}", ""]
     if response.stale and response.stale != response.no_signal:
         lines.append(response.stale)
     if response.no_signal:
         lines.append(response.no_signal)
+    else:
+        verdict = VERDICT_LABELS.get(response.verdict, response.verdict)
+        reason = response.verdict_reason.rstrip(".")
+        lines += [f"Verdict: {verdict}" + (f" — {reason}." if reason else ""), ""]
     marks = {"high": "[HIGH]", "medium": "[MEDIUM]", "low": "[LOW]"}
     for i, ch in enumerate(response.challenges, start=1):
         lines.append(f"{i}. {marks[ch.severity.value]} {ch.question}")
-        lines.append(f"   Why it matters: {ch.why_it_matters}")
-        if ch.facts is not None:
-            f = ch.facts
-            lines.append(
-                f"   Facts: {f.matching:,} of {f.theme_total:,} {f.theme} complaints bear on this "
-                f"({f.share_pct:g}% of all {f.window_total:,}); {f.previous:,} the period before"
-            )
-        lines.append(f"   What would answer it: {ch.what_would_answer_it}")
+        lines.append(f"   Evidence: {ch.why_it_matters}")
+        if ch.guardrail:
+            lines.append(f"   Guardrail: {ch.guardrail}")
+        lines.append(f"   Metric: {ch.what_would_answer_it}")
         shown: set[str] = set()
         for cid in ch.complaint_ids:
             cit = response.citation(cid)
@@ -264,17 +404,23 @@ def brief(
     as_json: Annotated[bool, typer.Option("--json", help="Print the Brief as JSON.")] = False,
 ) -> None:
     """A channel's customer brief: printed with --dry-run, else posted to Slack."""
-    from bot.app import build_components
+    from bot.app import build_web_client, setup
 
     settings = _settings()
     if not dry_run:
         settings.require_slack()  # before touching the database: a failed call changes nothing
-    components = build_components(settings, db, create=False)
+    components = setup(settings, db, create=False)
     if not dry_run:
-        from bot.slack.app import build_web_client
+        from slack_sdk.errors import SlackClientError
+
         from bot.slack.briefs import post_brief
 
-        ts = post_brief(build_web_client(settings), components.service, channel, days)
+        try:
+            ts = post_brief(build_web_client(settings), components.service, channel, days)
+        except (SlackClientError, OSError) as exc:
+            message = " ".join(str(exc).split())[:300]
+            raise _fail(f"cannot post the brief to Slack ({settings.slack_api_base_url}): "
+                        f"{message}") from None
         typer.echo(f"posted brief to {channel} (ts {ts})")
         return
     result = components.service.brief(channel, days=days)
@@ -308,39 +454,124 @@ def render_brief(b: Brief) -> str:
 
 
 @app.command()
+def doctor(
+    db: DbOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    skip_llm: Annotated[bool, typer.Option(
+        "--skip-llm", help="Do not ask the LLM server (for frequent health checks).")] = False,
+) -> None:
+    """Which database, how many rows and dates, the window, the LLM, Slack and the schedules.
+
+    Exits 1 when the bot could not answer: no readable database, or a running Socket Mode
+    bot whose heartbeat has stopped.
+    """
+    from bot.app import diagnose
+
+    report = diagnose(_settings(), db, check_llm_server=not skip_llm)
+    if as_json:
+        typer.echo(json.dumps(report, ensure_ascii=False, indent=2))
+    else:
+        typer.echo(render_doctor(report))
+    if not report["ok"]:
+        raise typer.Exit(1)
+
+
+def render_doctor(report: dict[str, Any]) -> str:
+    d, w, llm, slack = report["database"], report["window"], report["llm"], report["slack"]
+    lines = [f"database:  {d['path']} ({'exists' if d['exists'] else 'missing'})"]
+    if d["error"]:
+        lines.append(f"           unreadable: {d['error']}")
+    if d["rows"] is not None:
+        span = (f", {d['oldest'][:10]} to {d['newest'][:10]}" if d["oldest"] and d["newest"]
+                else "")
+        lines.append(f"rows:      {d['rows']:,} complaints{span}")
+        lines.append(f"window:    last {w['days']} days, {w['rows']:,} complaints in it")
+    else:
+        lines.append(f"window:    last {w['days']} days")
+    if not llm["configured"]:
+        lines.append("LLM:       not configured; the offline writer answers")
+    elif llm["answering"] is None:
+        lines.append(f"LLM:       {llm['model']} (not checked)")
+    else:
+        state = "answering" if llm["answering"] else "not answering (the offline writer answers)"
+        lines.append(f"LLM:       {llm['model']} at {llm['base_url']}: {state}; {llm['detail']}")
+    tokens = ", ".join(f"{name} {'set' if slack[key] else 'missing'}" for key, name in (
+        ("bot_token", "SLACK_BOT_TOKEN"), ("signing_secret", "SLACK_SIGNING_SECRET"),
+        ("app_token", "SLACK_APP_TOKEN")))
+    mode = "Socket Mode" if slack["mode"] == "socket" else "HTTP"
+    lines.append(f"Slack:     {mode} ({tokens})")
+    sch = report["schedules"]
+    if sch["stored"] is not None:
+        lines.append(f"schedules: {sch['stored']} stored ({sch['cron']} cron, "
+                     f"{sch['calendar']} calendar)")
+    beat = report["heartbeat"]
+    if beat is not None:
+        state = "connected" if beat["connected"] else "not connected"
+        lines.append(f"heartbeat: {beat['age_seconds']:g} s ago, {state}")
+    lines.append("status:    ok" if report["ok"] else
+                 "status:    " + "; ".join(report["problems"]))
+    return "\n".join(lines)
+
+
+@app.command()
 def serve(
     db: DbOption = None,
     host: Annotated[str | None, typer.Option(help="HTTP mode: bind address.")] = None,
     port: Annotated[int | None, typer.Option(help="HTTP mode: port.")] = None,
 ) -> None:
     """Run the bot: Socket Mode when SLACK_APP_TOKEN is set, else HTTP on /slack/events."""
-    from bot.app import build_components, build_scheduler, build_slack_app, health
+    from bot.app import health, setup
     from bot.logs import configure_logging
-    from bot.slack.app import build_web_client
-    from bot.slack.server import HttpServer, start_socket_mode
+    from bot.slack.server import HttpServer
 
     settings = _settings()
     settings.require_slack()
     configure_logging(settings.log_level)
-    components = build_components(settings, db)
-    client = build_web_client(settings)
-    scheduler = build_scheduler(components, client)
+    components = setup(settings, db, slack=True, scheduler=True)
+    assert components.bolt is not None and components.scheduler is not None
     from bot.sync import schedule_syncs
 
-    schedule_syncs(scheduler, settings, components.store)
-    bolt = build_slack_app(components, client, on_schedules_changed=scheduler.sync)
-    scheduler.start()
+    schedule_syncs(components.scheduler, settings, components.store)
     if settings.socket_mode:
         typer.echo("Empty Chair connecting to Slack in Socket Mode…", err=True)
-        start_socket_mode(bolt, settings.slack_app_token)
+        _serve_socket_mode(components, db)
         return
-    server = HttpServer(bolt, host or settings.host, port if port is not None else settings.port,
-                        health=lambda: health(components))
+    bind_host, bind_port = host or settings.host, port if port is not None else settings.port
+    try:
+        server = HttpServer(components.bolt, bind_host, bind_port,
+                            health=lambda: health(components))
+    except OSError as exc:
+        raise _fail(f"cannot listen on {bind_host}:{bind_port}: {exc.strerror or exc}") from None
+    components.scheduler.start()
     typer.echo(f"Empty Chair listening on {server.url} (health: /healthz)", err=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         server.stop()
+
+
+def _serve_socket_mode(components: Components, db: Path | None) -> None:
+    """Connect, then keep the heartbeat file `doctor` (the container's health check) reads."""
+    from bot.app import HEARTBEAT_SECONDS, heartbeat_path, start_socket_mode, write_heartbeat
+
+    handler = start_socket_mode(components)
+    assert components.scheduler is not None
+    components.scheduler.start()
+    beat = heartbeat_path(components.settings, db)
+    warned = False
+    try:
+        while True:
+            try:
+                write_heartbeat(beat, connected=bool(handler.client.is_connected()),
+                                mode="socket")
+            except OSError as exc:
+                if not warned:
+                    typer.echo(f"warning: cannot write the heartbeat file {beat}: "
+                               f"{exc.strerror or exc}", err=True)
+                    warned = True
+            time.sleep(HEARTBEAT_SECONDS)
+    except KeyboardInterrupt:
+        handler.close()
 
 
 sync_app = typer.Typer(help="Pull new, updated and deleted tickets from a help desk.",
@@ -419,7 +650,8 @@ def _sandbox(db: Path | None, llm_url: str | None, run: str) -> None:
 
     with tempfile.TemporaryDirectory(prefix="emptychair-") as tmp:
         path = db or Path(tmp) / "sandbox.db"
-        stack = SandboxStack(path, llm_base_url=llm_url or "", load_sample=db is None)
+        stack = SandboxStack(path, llm_base_url=llm_url or "", load_sample=db is None,
+                             base_settings=_settings())
         with stack:
             if db is None:
                 typer.echo(f"Sample complaints loaded: {stack_summary(stack)}")
@@ -428,9 +660,7 @@ def _sandbox(db: Path | None, llm_url: str | None, run: str) -> None:
 
 
 def stack_summary(stack: object) -> str:
-    from bot.store.complaints import ComplaintStore
-
-    complaints = ComplaintStore(stack.components.store)  # type: ignore[attr-defined]
+    complaints = stack.components.service.complaints  # type: ignore[attr-defined]
     newest = complaints.newest()
     return f"{complaints.count():,} complaints, newest {newest.date() if newest else '—'}"
 
@@ -463,6 +693,14 @@ def main() -> None:
         app()
     except EmptyChairError as exc:
         typer.echo(f"error: {exc}", err=True)
+        raise SystemExit(1) from None
+    except sqlite3.Error as exc:
+        # A locked, corrupt or foreign database file is the user's to fix, not a bug report.
+        typer.echo(f"error: database: {' '.join(str(exc).split())}", err=True)
+        raise SystemExit(1) from None
+    except OSError as exc:
+        where = f" {exc.filename}" if exc.filename else ""
+        typer.echo(f"error:{where} {exc.strerror or exc}", err=True)
         raise SystemExit(1) from None
 
 

@@ -8,8 +8,19 @@ import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
-from bot.models import Brief, ChairResponse, Challenge, Citation, Severity, TopicFacts
+from bot.models import (
+    VERDICT_LABELS,
+    Brief,
+    ChairResponse,
+    Challenge,
+    Citation,
+    HomeSummary,
+    OpenChallenge,
+    Severity,
+    TopicFacts,
+)
 from bot.redact import redact
+from bot.safety import neutralize, strip_controls
 
 Block = dict[str, Any]
 
@@ -29,10 +40,16 @@ ACTION_NOT_RELEVANT = "chair_not_relevant"
 ACTION_VOTE_UP = "chair_vote_up"
 ACTION_VOTE_DOWN = "chair_vote_down"
 CHALLENGE_BLOCK_PREFIX = "chair_challenge_"
+ACTION_EVIDENCE = "chair_evidence"
 
-ZWSP = "\u200b"
 ELLIPSIS = "…"
 
+VERDICT_MARK: dict[str, str] = {
+    "proceed": "✅",
+    "proceed_with_guardrails": "🟠",
+    "rethink": "🛑",
+    "no_signal": "🪑",
+}
 SEVERITY_MARK: dict[Severity, str] = {
     Severity.high: "🔴",
     Severity.medium: "🟠",
@@ -53,6 +70,8 @@ _QUOTE_LIMIT = 200
 _THEME_LIMIT = 40
 _ID_LIMIT = 40
 _CITATIONS_SHOWN = 3
+_COMPACT_LIMIT = 160  # guardrail and metric in the one-screen answer
+_COMPACT_QUOTE_LIMIT = 90
 _PROPOSAL_LIMIT = 2500
 _PROPOSAL_MAX_LINES = 20
 _FALLBACK_PROPOSAL_LIMIT = 300
@@ -61,22 +80,6 @@ _FALLBACK_PROPOSAL_LIMIT = 300
 # Safety helpers
 # ---------------------------------------------------------------------------------------------
 
-# All of Unicode's Cc except \t and \n, lone surrogates (they cannot be encoded as UTF-8, so
-# Slack's API would reject the whole message) and the bidi marks, embeddings, overrides and
-# isolates (Trojan Source): a quoted complaint could otherwise make a reader see reversed text.
-_CONTROL = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\u200e\u200f\u202a-\u202e\u2066-\u2069]"
-)
-_NEWLINES = re.compile("\r\n?|[\u2028\u2029\x85]")
-# Slack's angle-bracket markup: <!channel>, <@U123|name>, <#C1|general>, <http://x|label> …
-_TOKEN = re.compile(r"<([^<>]*)>")
-_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:\S")
-# A '<' that could still open markup once more text is appended after it.
-_OPEN_MARKUP = re.compile(r"<(?=[!@#]|[A-Za-z][A-Za-z0-9+.\-]*:)")
-_BROADCAST = re.compile(r"@(?=channel|here|everyone)", re.IGNORECASE)
-# Nested tokens are unwrapped one layer per pass; a few passes cover real text, and whatever
-# deeper nesting remains is made inert by _OPEN_MARKUP, which keeps neutralize() linear.
-_TOKEN_PASSES = 4
 _ENTITY_MAX = len("&amp;")
 _USER_ID = re.compile(r"[UW][A-Z0-9]{1,31}")
 
@@ -84,45 +87,6 @@ _USER_ID = re.compile(r"[UW][A-Z0-9]{1,31}")
 def escape(text: str) -> str:
     """Escape the three characters Slack mrkdwn treats as control characters."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _strip_controls(text: str) -> str:
-    return _CONTROL.sub("", _NEWLINES.sub("\n", text))
-
-
-def _bare(name: str) -> str:
-    # Nested tokens would otherwise pile up "@\u200b@\u200b…" once per layer.
-    return name.lstrip("@" + ZWSP)
-
-
-def _render_token(match: re.Match[str]) -> str:
-    body, _, label = match.group(1).partition("|")
-    if body.startswith("@"):  # user ping <@U123> / <@U123|alice>
-        return "@" + ZWSP + (_bare(label) or _bare(body[1:]))
-    if body.startswith("#"):  # channel link <#C123|general>
-        return "#" + (label.lstrip("#") or body[1:])
-    if body.startswith("!"):  # <!here>, <!channel>, <!subteam^S1|@team>, <!date^…|fallback>
-        kind, _, rest = body[1:].partition("^")
-        if kind == "date":
-            return label or "(a date)"
-        name = _bare(label) or (rest.partition("^")[0] if kind == "subteam" else kind)
-        return "@" + ZWSP + name
-    if _SCHEME.match(body):  # <http://evil|click>: show where the link goes, never disguise it
-        return f"{label} ({body})" if label and label != body else body
-    return match.group(0)  # "<3 and >", "<none>" …: plain text, escape() will handle it
-
-
-def neutralize(text: str) -> str:
-    """Make mentions, broadcasts and links in untrusted text inert, before any escaping."""
-    text = _strip_controls(text)
-    for _ in range(_TOKEN_PASSES):
-        unwrapped = _TOKEN.sub(_render_token, text)
-        if unwrapped == text:
-            break
-        text = unwrapped
-    text = _OPEN_MARKUP.sub("<" + ZWSP, text)
-    # Last, so that broadcasts produced by unwrapping a label are caught as well.
-    return _BROADCAST.sub("@" + ZWSP, text)
 
 
 def _joins(before: str, after: str) -> bool:
@@ -177,7 +141,7 @@ def safe(text: str, limit: int | None = None) -> str:
 
 
 def _one_line(text: str) -> str:
-    return " ".join(_strip_controls(text).split())
+    return " ".join(strip_controls(text).split())
 
 
 def _safe_line(text: str | None, limit: int, default: str = "—") -> str:
@@ -192,7 +156,7 @@ def _safe_block(text: str | None, limit: int, default: str = "—") -> str:
 
 def _tidy_lines(text: str, max_lines: int | None = None) -> str:
     lines: list[str] = []
-    for line in _strip_controls(text).split("\n"):
+    for line in strip_controls(text).split("\n"):
         line = line.rstrip()
         if line or (lines and lines[-1]):
             lines.append(line)
@@ -315,13 +279,31 @@ def _cited(resp: ChairResponse, challenge: Challenge) -> list[Citation]:
     return cited
 
 
-def _challenge_section(i: int, ch: Challenge) -> str:
+def compact_facts(f: TopicFacts) -> str:
+    """The facts in a few words, for the one-screen answer."""
+    theme = _safe_line(f.theme, _THEME_LIMIT)
+    line = f"📊 {f.matching:,} of {f.theme_total:,} {theme} complaints ({f.share_pct:g}% of all)"
+    if f.change_pct is not None:
+        line += f" · {'▲' if f.change_pct >= 0 else '▼'}{abs(f.change_pct):.0f}%"
+    return line
+
+
+def _challenge_section(i: int, ch: Challenge, window_days: int, lead: Citation | None) -> str:
+    """One risk on one screen: the question, the evidence in one line, guardrail and metric;
+    only the first risk quotes its customer (every quote is behind "Full evidence")."""
     mark = SEVERITY_MARK.get(ch.severity, "⚪")
-    return (
-        f"{mark} *{i}. {_safe_line(ch.question, _QUESTION_LIMIT)}*\n"
-        f"*Why it matters:* {_safe_line(ch.why_it_matters, _WHY_LIMIT)}\n"
-        f"*What would answer it:* {_safe_line(ch.what_would_answer_it, _ANSWER_LIMIT)}"
-    )
+    lines = [f"{mark} *{i}. {_safe_line(ch.question, _QUESTION_LIMIT)}*"]
+    if ch.facts is not None:
+        lines.append(compact_facts(ch.facts))
+    else:
+        lines.append(f"📊 {_safe_line(ch.why_it_matters, _COMPACT_LIMIT)}")
+    if i == 1 and lead is not None and lead.quote:
+        lines.append(f"💬 “{_safe_line(lead.quote, _COMPACT_QUOTE_LIMIT, default='')}” "
+                     f"(`{_code_id(lead.id)}`)")
+    if ch.guardrail:
+        lines.append(f"🛡 {_safe_line(ch.guardrail, _COMPACT_LIMIT)}")
+    lines.append(f"📏 {_safe_line(ch.what_would_answer_it, _COMPACT_LIMIT)}")
+    return "\n".join(lines)
 
 
 def _challenge_actions(i: int) -> Block:
@@ -353,8 +335,16 @@ def _closing_line(resp: ChairResponse) -> str:
     return line
 
 
+def verdict_line(resp: ChairResponse) -> str:
+    mark = VERDICT_MARK.get(resp.verdict, "🪑")
+    label = VERDICT_LABELS.get(resp.verdict, "No customer signal")
+    reason = _safe_line(resp.verdict_reason, 400, default="").rstrip(".")
+    return f"{mark} *{label}*" + (f" — {reason}." if reason else "")
+
+
 def format_challenges(resp: ChairResponse) -> tuple[list[Block], str]:
-    """The thread reply with the empty chair's challenges: (blocks, fallback text)."""
+    """The thread reply: the verdict first, then at most three risks, each on a few lines, and
+    a button for the full evidence; (blocks, fallback text)."""
     closing = _closing_line(resp)
     if resp.no_signal or not resp.challenges:
         # Never invent a customer: with nothing to cite, say so plainly and offer no buttons.
@@ -362,37 +352,54 @@ def format_challenges(resp: ChairResponse) -> tuple[list[Block], str]:
         no_signal = [_section(f"🪑 {_safe_block(message, 2800)}"), _context([closing])]
         return _finish(no_signal, f"🪑 {_safe_line(message, 2000)}\n{closing}")
 
-    blocks: list[Block] = [_section(_INTRO)]
-    lines = [
-        "🪑 The customer in the empty chair asks about: "
-        + _safe_line(resp.proposal, _FALLBACK_PROPOSAL_LIMIT)
-    ]
+    blocks: list[Block] = [_section(f"{verdict_line(resp)}\n{_INTRO}")]
+    lines = [verdict_line(resp).replace("*", ""),
+             "🪑 The customer in the empty chair asks about: "
+             + _safe_line(resp.proposal, _FALLBACK_PROPOSAL_LIMIT)]
     if resp.stale:
         blocks.append(_context([f"⏳ {_safe_line(resp.stale, 400)}"]))
         lines.append(_safe_line(resp.stale, 400))
-    for i, ch in enumerate(resp.challenges[:4], start=1):
-        blocks.append(_section(_challenge_section(i, ch)))
+    for i, ch in enumerate(resp.challenges[:3], start=1):
         cited = _cited(resp, ch)
-        shown = [_citation_text(c) for c in cited[:_CITATIONS_SHOWN]]
-        more = len(cited) - len(shown)
-        if ch.facts is not None:
-            shown.insert(0, facts_line(ch.facts, resp.window_days))
-        if more > 0:
-            shown.append(f"+{more} more")
-        if shown:
-            blocks.append(_context(shown))
+        section = _challenge_section(i, ch, resp.window_days, cited[0] if cited else None)
+        blocks.append(_section(section))
         blocks.append(_challenge_actions(i))
-
-        ids = ", ".join(_code_id(c.id) for c in cited[:_CITATIONS_SHOWN])
-        cites = f" (cites {ids}{f', +{more} more' if more > 0 else ''})" if ids else ""
-        lines.append(
-            f"{i}. {SEVERITY_MARK.get(ch.severity, '⚪')} "
-            f"{_safe_line(ch.question, _QUESTION_LIMIT)} Why it matters: "
-            f"{_safe_line(ch.why_it_matters, _QUESTION_LIMIT)}{cites}"
-        )
+        lines.append(section.replace("*", ""))
+    blocks.append({
+        "type": "actions",
+        "block_id": "chair_evidence",
+        "elements": [_button("Full evidence", ACTION_EVIDENCE, "all")],
+    })
     blocks.append(_context([closing]))
     lines.append(closing)
     return _finish(blocks, "\n".join(lines))
+
+
+def format_evidence(resp: ChairResponse) -> list[Block]:
+    """Every fact and citation behind an answer, for the "Full evidence" modal."""
+    blocks: list[Block] = [_section(verdict_line(resp)),
+                           _context([f"Proposal: {_safe_line(resp.proposal, 500)}"])]
+    for i, ch in enumerate(resp.challenges[:3], start=1):
+        text = (f"*{i}. {_safe_line(ch.question, _QUESTION_LIMIT)}*\n"
+                f"*Evidence:* {_safe_line(ch.why_it_matters, _WHY_LIMIT)}\n"
+                + (f"*Guardrail:* {_safe_line(ch.guardrail, _ANSWER_LIMIT)}\n" if ch.guardrail
+                   else "")
+                + f"*Metric:* {_safe_line(ch.what_would_answer_it, _ANSWER_LIMIT)}")
+        blocks.append(_section(text))
+        if ch.facts is not None:
+            f = ch.facts
+            splits = [
+                f"{name}: " + ", ".join(f"{_safe_line(k, 30)} {v:,}" for k, v in values.items())
+                for name, values in (("segments", f.segments), ("severity", f.severities),
+                                     ("channels", f.channels)) if values
+            ]
+            facts = [facts_line(f, resp.window_days), *splits]
+            blocks.append(_context(facts[:MAX_CONTEXT_ELEMENTS]))
+        shown = [_citation_text(c) for c in _cited(resp, ch)[:8]]
+        if shown:
+            blocks.append(_section("\n".join(f"• {line}" for line in shown)))
+    blocks.append(_context([_closing_line(resp)]))
+    return blocks[:MAX_BLOCKS]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -572,13 +579,9 @@ def format_brief(brief: Brief) -> tuple[list[Block], str]:
     return _finish(blocks, fallback)
 
 
-def format_home(summary: Any, open_challenges: Sequence[Any]) -> dict[str, Any]:
+def format_home(summary: HomeSummary, open_challenges: Sequence[OpenChallenge]) -> dict[str, Any]:
     """The App Home view: how to use the bot, the store's size and freshness, the last days'
-    top themes and the open challenges of the user's channels.
-
-    `summary` is the service's HomeSummary and `open_challenges` its OpenChallenge rows; they are
-    duck-typed here so this module stays free of the service.
-    """
+    top themes and the open challenges of the user's channels."""
     newest = summary.newest.date().isoformat() if summary.newest else "never"
     writer = f"the LLM `{safe(summary.llm, 60)}`" if summary.llm else "the offline writer"
     blocks: list[Block] = [

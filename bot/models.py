@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Literal
@@ -91,24 +92,36 @@ class TopicFacts(BaseModel):
 
 
 class Challenge(BaseModel):
-    """A question the customer in the empty chair would ask about a proposal."""
+    """A question the customer in the empty chair would ask about a proposal: one real risk,
+    its evidence, a guardrail that would reduce the harm and the metric that would settle it."""
 
-    question: str  # first person, plain words
-    why_it_matters: str
+    question: str  # first person, plain words, specific to how the proposal changes things
+    why_it_matters: str  # the evidence: store-wide volume, trend, share
     severity: Severity
     complaint_ids: list[str] = Field(min_length=1)
-    what_would_answer_it: str
+    what_would_answer_it: str  # the metric, with a threshold, that would settle the question
+    guardrail: str = ""
+    change_kind: str = ""  # what kind of change the offline writer took the proposal for
     facts: TopicFacts | None = None
 
 
 Writer = Literal["llm", "offline"]
+Verdict = Literal["proceed", "proceed_with_guardrails", "rethink", "no_signal"]
+VERDICT_LABELS: dict[str, str] = {
+    "proceed": "Proceed",
+    "proceed_with_guardrails": "Proceed with guardrails",
+    "rethink": "Rethink",
+    "no_signal": "No customer signal",
+}
 
 
 class ChairResponse(BaseModel):
-    """The empty chair's answer to a proposal: 0–4 grounded challenges and their evidence."""
+    """The empty chair's answer to a proposal: a verdict and 0–3 grounded challenges."""
 
     proposal: str
-    challenges: list[Challenge] = Field(default_factory=list, max_length=4)
+    verdict: Verdict = "no_signal"
+    verdict_reason: str = ""  # the one fact that drives the verdict
+    challenges: list[Challenge] = Field(default_factory=list, max_length=3)
     citations: list[Citation] = Field(default_factory=list)
     considered: int = 0  # complaints retrieved and weighed
     window_days: int
@@ -167,3 +180,26 @@ class Schedule(BaseModel):
     minutes_before: int = 15
     created_by: str = ""
     created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class HomeSummary:
+    """What the App Home shows about the store: size, freshness, recent top themes, writer."""
+
+    total: int
+    newest: datetime | None
+    days: int
+    top_themes: list[tuple[str, int]]
+    llm: str | None  # the model's name, None for the offline writer
+
+
+@dataclass(frozen=True)
+class OpenChallenge:
+    """A posted challenge nobody has marked addressed or not relevant yet."""
+
+    channel_id: str
+    message_ts: str
+    idx: int
+    question: str
+    proposal: str
+    created_at: str

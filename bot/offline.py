@@ -4,33 +4,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
-from bot.models import Challenge, ScoredComplaint, Severity, TopicFacts
+from bot.change_kinds import classify
+from bot.models import Challenge, ScoredComplaint, Severity, TopicFacts, Verdict
 from bot.quotes import best_quote
 from bot.redact import redact
 
-MAX_CHALLENGES = 4
+MAX_CHALLENGES = 3
 
-_ANSWERS = {
-    "delivery": "On-time delivery and lost-parcel rates for the affected orders, measured in a "
-    "pilot before and after the change.",
-    "returns": "The return rate and the share of returns that would fall outside the new rules, "
-    "and what a customer in that position can still do.",
-    "refunds": "How long refunds take end to end today and after the change, and how customers "
-    "are told where their money is.",
-    "support": "Contact volume, wait times and unanswered contacts by hour and weekday, and who "
-    "picks up when a customer needs a person.",
-    "billing": "How many customers are charged in error today, and how fast a wrong charge is "
-    "put right after this change.",
-    "product_quality": "Defect and damage rates for the affected products and how a customer "
-    "gets a replacement quickly.",
-    "app": "Crash and failure rates of the affected flows, and a fallback that still lets the "
-    "customer finish what they came to do.",
-    "account": "How many customers get locked out today and how they get back in without "
-    "waiting on support.",
-}
-_QUESTIONS = {
-    "delivery": "who makes sure my parcel actually reaches me?",
+# A second or third challenge asks about the harm its own theme reports, never the first
+# challenge's question again.
+_THEME_QUESTIONS = {
+    "delivery": "who makes sure my parcel still reaches me?",
     "returns": "what do I do when I can't send it back in time?",
     "refunds": "how long will I wait for my money then?",
     "support": "who do I reach when I need a person?",
@@ -39,11 +25,11 @@ _QUESTIONS = {
     "app": "can I still finish my order when the app fails me?",
     "account": "how do I get back into my account?",
 }
-_DEFAULT_QUESTION = "what happens to me the next time this goes wrong?"
-_DEFAULT_ANSWER = (
-    "Evidence that the customers behind these complaints are better off: the metric they "
-    "complain about, before and after a small pilot."
-)
+# Thresholds of the verdict, on the store-wide facts of the leading topic.
+RETHINK_SHARE_PCT = 5.0  # of every complaint in the window
+RETHINK_RISE_PCT = 25.0  # against the period before, with at least RETHINK_RISE_MIN complaints
+RETHINK_RISE_MIN = 5
+THIN_EVIDENCE = 2  # complaints: below this and nothing severe, the change may go ahead
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 _LEADING_NON_VERB = frozenset(
     [
@@ -104,20 +90,24 @@ def group_by_theme(hits: Sequence[ScoredComplaint]) -> list[list[ScoredComplaint
     return [sorted(g, key=lambda h: (-h.score, h.complaint.id)) for g in ordered]
 
 
-def _severity(group: Sequence[ScoredComplaint], total: int) -> Severity:
-    share = len(group) / max(total, 1)
+def _severity(group: Sequence[ScoredComplaint], facts: TopicFacts | None) -> Severity:
+    """From the store-wide facts: how much of everything customers say is about this, and
+    whether the source flagged it as urgent. The answer's own few hits are no volume."""
     flagged_high = sum(1 for h in group if h.complaint.severity.casefold() in {"high", "urgent"})
-    if share >= 0.4 or flagged_high * 2 >= len(group) > 1:
+    matching = facts.matching if facts is not None else len(group)
+    share = facts.share_pct if facts is not None else 0.0
+    if matching >= THIN_EVIDENCE and (share >= 2.0 or flagged_high * 2 >= len(group) > 1):
         return Severity.high
-    if share >= 0.2 or flagged_high:
+    if matching >= THIN_EVIDENCE and (share >= 0.5 or flagged_high):
         return Severity.medium
     return Severity.low
 
 
 def describe_facts(facts: TopicFacts, window_days: int) -> str:
     """The store-wide volume of a topic in one or two plain sentences."""
-    label = theme_label(facts.theme) + (f" ({facts.sub_theme})" if facts.sub_theme else "")
-    words = ", ".join(f"“{t}”" for t in facts.terms)
+    label = topic_label(facts)
+    words = ", ".join(f"“{t}”" for t in facts.terms[:4]) + (", …" if len(facts.terms) > 4
+                                                              else "")
     n = facts.matching
     text = (
         f"{n:,} of the {facts.theme_total:,} {label} complaints of the last {window_days} days "
@@ -135,50 +125,104 @@ def describe_facts(facts: TopicFacts, window_days: int) -> str:
     return text
 
 
-def write_challenges(
+def topic_label(facts: TopicFacts) -> str:
+    return theme_label(facts.theme) + (f" ({facts.sub_theme})" if facts.sub_theme else "")
+
+
+@dataclass(frozen=True)
+class OfflineAnswer:
+    verdict: Verdict
+    reason: str  # the one fact that drives the verdict
+    challenges: list[Challenge]
+
+
+def same_question(a: str, b: str) -> bool:
+    wa, wb = set(a.casefold().split()), set(b.casefold().split())
+    return len(wa & wb) / max(1, len(wa | wb)) >= 0.8
+
+
+def write_answer(
     proposal: str,
     groups: Sequence[Sequence[ScoredComplaint]],
     facts: Mapping[str, TopicFacts],
     *,
     window_days: int,
     terms: list[str],
-) -> list[Challenge]:
-    """One challenge per theme among the relevant complaints, worded as the customer's question."""
+) -> OfflineAnswer:
+    """A bar raiser's answer from the relevant complaints: a verdict and at most three
+    challenges, each a question for its own risk with evidence, a guardrail and a metric."""
     if not groups:
-        return []
+        return OfflineAnswer("no_signal", "no complaint bears on it", [])
+    kind = classify(proposal)
     clause = proposal_clause(proposal)
-    challenges = []
     top = max(h.score for g in groups for h in g)
-    total = sum(len(g) for g in groups)
-    # A lone, weaker complaint in a side theme is a footnote, not a challenge.
-    groups = [g for i, g in enumerate(groups) if i == 0 or len(g) > 1 or g[0].score >= 0.8 * top]
-    for group in groups[:MAX_CHALLENGES]:
-        quoted = [(h, best_quote(h.complaint.text, terms)) for h in group]
-        quoted = [(h, q) for h, q in quoted if q] or [(group[0], "")]
-        lead, quote = quoted[0]
-        theme = lead.complaint.theme
-        question = (
-            (f"I told you: “{quote}” " if quote else "")
-            + f"If {clause}, {_QUESTIONS.get(theme, _DEFAULT_QUESTION)}"
-        )
+    challenges: list[Challenge] = []
+    for i, group in enumerate(groups):
+        if len(challenges) == MAX_CHALLENGES:
+            break
+        theme = group[0].complaint.theme
         fact = facts.get(theme)
-        why = describe_facts(fact, window_days) if fact else (
-            f"{len(group)} of the complaints I found bear on this."
-        )
-        if len(quoted) > 1:
-            why += f" Another customer wrote: “{quoted[1][1]}”"
-        challenges.append(
-            Challenge(
-                question=question,
-                why_it_matters=why,
-                severity=_severity(group, total),
-                complaint_ids=[lead.complaint.id]
-                + [h.complaint.id for h in group if h is not lead][:4],
-                what_would_answer_it=_ANSWERS.get(theme, _DEFAULT_ANSWER),
-                facts=fact,
-            )
-        )
-    return challenges
+        # A lone, weaker complaint in a side theme, or a side theme the store barely holds, is
+        # a footnote, not a risk of its own.
+        if i > 0 and ((len(group) < 2 and group[0].score < 0.8 * top)
+                      or (fact is not None and fact.matching < THIN_EVIDENCE)):
+            continue
+        quoted = [h for h in group if best_quote(h.complaint.text, terms)] or list(group)
+        lead = quoted[0]
+        if not challenges:
+            question = kind.question.format(clause=clause)
+            guardrail = kind.guardrail
+        else:
+            harm = _THEME_QUESTIONS.get(theme) or (
+                f"will more of us end up complaining about {topic_label(fact).lower()}?"
+                if fact is not None else "what happens to me the next time this goes wrong?")
+            question = f"If {clause}, {harm}"
+            guardrail = (f"Pilot first; pause if {theme_label(theme)} complaints rise above "
+                         "today's level.")
+        if any(same_question(question, c.question) for c in challenges):
+            continue
+        baseline = f"{fact.matching:,}" if fact is not None else f"{len(group)}"
+        metric = kind.metric.format(topic=theme_label(theme).capitalize(), baseline=baseline,
+                                    days=window_days)
+        evidence = describe_facts(fact, window_days) if fact is not None else (
+            f"{len(group)} of the complaints I found bear on this.")
+        challenges.append(Challenge(
+            question=question,
+            why_it_matters=evidence,
+            severity=_severity(group, fact),
+            complaint_ids=[lead.complaint.id]
+            + [h.complaint.id for h in quoted if h is not lead][:4],
+            what_would_answer_it=metric,
+            guardrail=guardrail,
+            change_kind=kind.name,
+            facts=fact,
+        ))
+    verdict, reason = decide(challenges, window_days)
+    return OfflineAnswer(verdict, reason, challenges)
+
+
+def decide(challenges: Sequence[Challenge], window_days: int) -> tuple[Verdict, str]:
+    """The verdict and the one fact behind it, from the leading challenge's store-wide facts."""
+    if not challenges:
+        return "no_signal", "no complaint bears on it"
+    lead = challenges[0]
+    f = lead.facts
+    highs = sum(1 for c in challenges if c.severity == Severity.high)
+    if f is None:
+        return "proceed_with_guardrails", f"{len(lead.complaint_ids)} complaints bear on it"
+    fact = (f"{f.matching:,} of the {f.window_total:,} complaints of the last {window_days} days "
+            f"({f.share_pct:g}%) bear on {topic_label(f)}")
+    if f.change_pct is not None:
+        fact += f", {'up' if f.change_pct >= 0 else 'down'} {abs(f.change_pct):.0f}% on the " \
+                f"period before"
+    rising = (f.change_pct is not None and f.change_pct >= RETHINK_RISE_PCT
+              and f.matching >= RETHINK_RISE_MIN)
+    if f.share_pct >= RETHINK_SHARE_PCT or rising or highs >= 2:
+        return "rethink", fact
+    if len(challenges) == 1 and f.matching < THIN_EVIDENCE and lead.severity == Severity.low:
+        return "proceed", (f"only {f.matching} of the {f.window_total:,} complaints of the last "
+                           f"{window_days} days bears on {topic_label(f)}")
+    return "proceed_with_guardrails", fact
 
 
 def write_brief_summary(

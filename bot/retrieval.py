@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,7 +26,9 @@ log = logging.getLogger(__name__)
 
 SEMANTIC_SCAN_CAP = 20_000  # most recent vectors scanned per query
 # Weight of each ranked list in the fusion (set on the tune half of bench/dev only).
-FUSION_WEIGHTS = {"lexical": 1.0, "passage": 0.3, "semantic": 0.6, "expansion": 0.3}
+FUSION_WEIGHTS = {
+    "lexical": 1.0, "passage": 0.3, "semantic": 0.6, "expansion": 0.3, "amount": 0.5,
+}
 CANDIDATES = 300
 SEARCH_SLOTS = 1  # searches run at once per process (see Retriever.__init__)
 
@@ -33,6 +36,20 @@ SEARCH_SLOTS = 1  # searches run at once per process (see Retriever.__init__)
 def query_terms(text: str, max_terms: int = 24) -> list[str]:
     """Content words of a proposal, in order, deduplicated."""
     return content_terms(text, max_terms)
+
+
+_AMOUNT = re.compile(r"[$€£]\s?\d[\d,]*(?:\.\d+)?|\b\d+\.\d+\b")
+
+
+def amount_phrases(text: str) -> list[str]:
+    """The money amounts a proposal names ("$7.99") as FTS5 phrases of their digit groups: a
+    complaint quoting the same amount is talking about the same thing."""
+    out: dict[str, None] = {}
+    for match in _AMOUNT.finditer(text):
+        parts = re.findall(r"\d+", match.group(0))
+        if parts and not (len(parts) == 1 and len(parts[0]) < 2):
+            out.setdefault('"' + " ".join(parts) + '"', None)
+    return list(out)
 
 
 def fts_or_query(terms: list[str]) -> str:
@@ -198,6 +215,11 @@ class Retriever:
             hits = self.complaints.fts(fts_or_query(expansion), since=since,
                                        limit=CANDIDATES // 2, audience=audience)
             add("expansion", [h.rowid for h in hits], {h.rowid: h.complaint for h in hits})
+        amounts = amount_phrases(text)
+        if amounts:
+            hits = self.complaints.fts(" OR ".join(amounts), since=since, limit=CANDIDATES // 2,
+                                       audience=audience)
+            add("amount", [h.rowid for h in hits], {h.rowid: h.complaint for h in hits})
         if self.embedder is not None and text.strip():
             self._add_semantic(text, since, candidates, audience)
         missing = [rid for rid, c in candidates.items() if c.complaint is None]

@@ -7,33 +7,43 @@ import json
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from bot.briefs import BriefWriter
-from bot.errors import EmptyChairError, LLMError, ScheduleError
+from bot.errors import EmptyChairError, LLMContextError, LLMError, ScheduleError
 from bot.evidence import topic_facts
 from bot.llm import LLMClient
 from bot.models import (
+    VERDICT_LABELS,
     Brief,
     ChairResponse,
     Challenge,
     Citation,
     Complaint,
+    HomeSummary,
     Schedule,
     ScoredComplaint,
     Severity,
     TopicFacts,
+    Verdict,
 )
-from bot.offline import MAX_CHALLENGES, group_by_theme, write_challenges
+from bot.offline import (
+    MAX_CHALLENGES,
+    OfflineAnswer,
+    decide,
+    group_by_theme,
+    same_question,
+    write_answer,
+)
 from bot.prompts import PromptLibrary, estimate_tokens
 from bot.quotes import best_quote, looks_like_instructions, quote_key
 from bot.redact import redact
 from bot.retrieval import Retrieval, Retriever
+from bot.safety import clean, drop_unchecked_numbers, numbers_in
 from bot.schedule_spec import describe, next_runs, parse_schedule
 from bot.store.complaints import ComplaintStore
 from bot.store.db import Store
@@ -47,21 +57,28 @@ log = logging.getLogger(__name__)
 RETRIEVE = 12  # complaints weighed per proposal
 COMPLAINT_CHARS = 700  # per complaint in a prompt
 CONTEXT_SHARE = 0.25  # of the token budget the thread may use
+PROMPT_FRAME_TOKENS = 400  # headings and instructions of the user prompt around the data
+Answer = OfflineAnswer  # both writers give the same shape: verdict, reason, challenges
 MAX_PROPOSAL_CHARS = 4000
 
 
 class ChallengeDraft(BaseModel):
     """One challenge as the LLM writes it (checked before it becomes a Challenge)."""
 
-    question: str
-    why_it_matters: str
+    question: str = Field(max_length=600)
+    why_it_matters: str = Field("", max_length=1200)  # the evidence, numbers from the facts
     severity: Literal["low", "medium", "high"]
-    complaint_ids: list[str]
-    what_would_answer_it: str
+    complaint_ids: list[str] = Field(max_length=8)
+    guardrail: str = Field("", max_length=600)
+    what_would_answer_it: str = Field("", max_length=600)  # the metric and its threshold
 
 
 class ChallengeDrafts(BaseModel):
-    challenges: list[ChallengeDraft]
+    """The model's whole answer; the verdict is free text so an unknown one can be replaced."""
+
+    verdict: str = Field("", max_length=60)
+    verdict_reason: str = Field("", max_length=400)
+    challenges: list[ChallengeDraft] = Field(max_length=5)
 
 
 def cite(hits: Sequence[ScoredComplaint], terms: list[str]) -> list[Citation]:
@@ -105,7 +122,14 @@ class ChairService:
         window_days: int = 90,
         token_budget: int = 6000,
         clock: Callable[[], datetime] | None = None,
+        complaints: ComplaintStore | None = None,
+        feedback: FeedbackStore | None = None,
+        events: EventLog | None = None,
+        schedules: ScheduleStore | None = None,
+        briefs: BriefWriter | None = None,
     ) -> None:
+        """The parts after `clock` are built by bot/app.py; left out, they are made from
+        `store` so a test can build a service from a store alone."""
         self.store = store
         self.retriever = retriever
         self.llm = llm
@@ -113,11 +137,11 @@ class ChairService:
         self.window_days = window_days
         self.token_budget = token_budget
         self.clock = clock or (lambda: datetime.now(UTC))
-        self.complaints = ComplaintStore(store)
-        self.feedback = FeedbackStore(store)
-        self.events = EventLog(store)
-        self.schedules = ScheduleStore(store)
-        self.briefs = BriefWriter(store, llm=llm, prompts=prompts, clock=self.clock)
+        self.complaints = complaints or ComplaintStore(store)
+        self.feedback = feedback or FeedbackStore(store)
+        self.events = events or EventLog(store)
+        self.schedules = schedules or ScheduleStore(store)
+        self.briefs = briefs or BriefWriter(store, llm=llm, prompts=prompts, clock=self.clock)
 
     # -- challenge ---------------------------------------------------------------------------
     def challenge(
@@ -159,37 +183,37 @@ class ChairService:
                 audience=audience)
             for g in groups
         }
-        challenges: list[Challenge] = []
         fallback: str | None = None
+        answer: Answer | None = None
         writer: Literal["llm", "offline"] = "offline"
         if self.llm is not None:
             try:
-                challenges = self._llm_challenges(proposal, context, relevant, found, facts)
+                answer = self._llm_answer(proposal, context, relevant, found, facts)
                 writer = "llm"
-                if not challenges:
-                    fallback = "the model's answer cited none of the retrieved complaints"
+                if not answer.challenges:
+                    answer, fallback = None, "the model's answer cited none of the retrieved " \
+                                             "complaints"
             except LLMError as exc:
                 fallback = str(exc)
                 log.warning("llm failed, answering offline: %s", exc)
-        if not challenges:
+        if answer is None:
             writer = "offline"
-            challenges = write_challenges(
+            answer = write_answer(
                 proposal, groups, facts, window_days=self.window_days, terms=found.terms,
             )
         by_id = {h.complaint.id: h for h in relevant}
-        challenges = [
-            c.model_copy(update={"facts": c.facts or facts.get(by_id[c.complaint_ids[0]]
-                                                                 .complaint.theme)})
-            for c in challenges
-        ]
+        challenges = [safe_challenge(c) for c in answer.challenges]
         cited = list(dict.fromkeys(cid for c in challenges for cid in c.complaint_ids))
         citations = cite([by_id[cid] for cid in cited], found.terms)
         log.info(
-            "challenge answered writer=%s challenges=%d considered=%d ms=%.0f",
-            writer, len(challenges), found.considered, (time.perf_counter() - started) * 1000,
+            "challenge answered writer=%s verdict=%s challenges=%d considered=%d ms=%.0f",
+            writer, answer.verdict, len(challenges), found.considered,
+            (time.perf_counter() - started) * 1000,
         )
         return ChairResponse(
             **base,
+            verdict=answer.verdict,
+            verdict_reason=clean(answer.reason),
             challenges=challenges,
             citations=citations,
             writer=writer,
@@ -217,14 +241,37 @@ class ChairService:
             "will not make one up."
         )
 
-    def _llm_challenges(
+    def _llm_answer(
         self, proposal: str, context: str, hits: Sequence[ScoredComplaint], found: Retrieval,
         facts: dict[str, TopicFacts],
-    ) -> list[Challenge]:
+    ) -> Answer:
+        """The model's answer, checked in code; a context-length refusal halves the evidence and
+        asks once more."""
         assert self.llm is not None
-        system = self.prompts.render("challenge_system")
-        context = trim_to_tokens(context, int(self.token_budget * CONTEXT_SHARE)) or "(none)"
-        budget = self.token_budget - estimate_tokens(system) - estimate_tokens(context) - 400
+        try:
+            return self._ask_llm(proposal, context, hits, found, facts, share=1.0)
+        except LLMContextError as exc:
+            log.info("the model's context is too small for the evidence, retrying with less: %s",
+                     exc)
+            return self._ask_llm(proposal, context, hits, found, facts, share=0.5)
+
+    def _ask_llm(
+        self, proposal: str, context: str, hits: Sequence[ScoredComplaint], found: Retrieval,
+        facts: dict[str, TopicFacts], *, share: float,
+    ) -> Answer:
+        assert self.llm is not None
+        system = self.prompts.render("challenge_system", max_challenges=MAX_CHALLENGES)
+        try:
+            budget = min(self.token_budget, self.llm.budget_tokens(ChallengeDrafts))
+        except LLMError:
+            budget = self.token_budget
+        budget = int(budget * share)
+        context = trim_to_tokens(context, int(budget * CONTEXT_SHARE)) or "(none)"
+        fact_lines = "\n".join(
+            json.dumps(f.model_dump(exclude={"terms"}), ensure_ascii=False) for f in facts.values()
+        )
+        left = budget - sum(estimate_tokens(t) for t in (system, context, fact_lines, proposal))
+        left -= PROMPT_FRAME_TOKENS
         lines: list[str] = []
         for hit in hits:
             c = hit.complaint
@@ -236,9 +283,9 @@ class ChairService:
                 },
                 ensure_ascii=False,
             )
-            if estimate_tokens(line) > budget:
+            if estimate_tokens(line) > left:
                 break
-            budget -= estimate_tokens(line)
+            left -= estimate_tokens(line)
             lines.append(line)
         allowed = {json.loads(line)["id"] for line in lines}
         user = self.prompts.render(
@@ -249,14 +296,28 @@ class ChairService:
             period_start=found.since.date().isoformat(),
             period_end=found.until.date().isoformat(),
             complaints="\n".join(lines),
-            facts="\n".join(
-                json.dumps(f.model_dump(exclude={"terms"}), ensure_ascii=False)
-                for f in facts.values()
-            ),
+            facts=fact_lines,
             max_challenges=MAX_CHALLENGES,
         )
         drafts = self.llm.complete(system, user, ChallengeDrafts, schema_name="challenges")
-        return ground(drafts.challenges, allowed)
+        by_id = {h.complaint.id: h for h in hits}
+        known = numbers_in(fact_lines) | numbers_in(proposal) | {str(self.window_days)}
+        challenges = ground(drafts.challenges, allowed)
+        checked: list[Challenge] = []
+        for draft in challenges:
+            ch = check_numbers(draft, known | {n for cid in draft.complaint_ids
+                                               for n in numbers_in(by_id[cid].complaint.text)})
+            if ch is None or any(same_question(ch.question, c.question) for c in checked):
+                continue
+            theme = by_id[ch.complaint_ids[0]].complaint.theme
+            checked.append(ch.model_copy(update={"facts": facts.get(theme)}))
+            if len(checked) == MAX_CHALLENGES:
+                break
+        verdict = parse_verdict(drafts.verdict)
+        reason, _ = drop_unchecked_numbers(drafts.verdict_reason, known)
+        if verdict is None or not reason.strip():
+            verdict, reason = decide(checked, self.window_days)
+        return Answer(verdict, reason, checked)
 
     # -- complaints from Slack ---------------------------------------------------------------
     def log_complaint(
@@ -494,15 +555,6 @@ class ChairService:
         return True
 
 
-@dataclass(frozen=True)
-class HomeSummary:
-    total: int
-    newest: datetime | None
-    days: int
-    top_themes: list[tuple[str, int]]
-    llm: str | None
-
-
 def ground(drafts: Sequence[ChallengeDraft], allowed: set[str]) -> list[Challenge]:
     """Keep only citations of retrieved complaints; drop challenges left with none."""
     out: list[Challenge] = []
@@ -520,8 +572,40 @@ def ground(drafts: Sequence[ChallengeDraft], allowed: set[str]) -> list[Challeng
                 severity=Severity(draft.severity),
                 complaint_ids=ids,
                 what_would_answer_it=draft.what_would_answer_it.strip(),
+                guardrail=draft.guardrail.strip(),
             )
         )
-        if len(out) == MAX_CHALLENGES:
-            break
     return out
+
+
+_VERDICTS = {v.replace("_", " "): v for v in VERDICT_LABELS}
+
+
+def parse_verdict(text: str) -> Verdict | None:
+    """The model's verdict if it is one of ours ("Proceed with guardrails", "rethink" …)."""
+    key = " ".join(text.replace("_", " ").replace("-", " ").casefold().split()).strip(" .!")
+    return _VERDICTS.get(key)  # type: ignore[return-value]
+
+
+def check_numbers(ch: Challenge, known: set[str]) -> Challenge | None:
+    """Sentences with a number found in neither the facts nor a cited complaint are removed;
+    a question left empty takes the challenge with it."""
+    fields = ("question", "why_it_matters", "guardrail", "what_would_answer_it")
+    update: dict[str, str] = {}
+    removed = 0
+    for name in fields:
+        kept, dropped = drop_unchecked_numbers(getattr(ch, name), known)
+        update[name], removed = kept, removed + dropped
+    if removed:
+        log.info("removed %d sentence(s) with numbers the facts do not hold", removed)
+    if not update["question"].strip():
+        return None
+    return ch.model_copy(update=update)
+
+
+def safe_challenge(ch: Challenge) -> Challenge:
+    """Every reader (Slack, App Home, `ask --json`) gets redacted, inert text."""
+    return ch.model_copy(update={
+        name: clean(getattr(ch, name))
+        for name in ("question", "why_it_matters", "guardrail", "what_would_answer_it")
+    })

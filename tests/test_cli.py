@@ -443,7 +443,11 @@ def test_ask_plain_end_to_end(tmp_path: Path, sample_db: Path) -> None:
     assert "Traceback" not in proc.stderr
     lines = proc.stdout.splitlines()
     assert lines[0] == f"Proposal: {RETURNS_PROPOSAL}"
-    assert re.fullmatch(r"1\. \[(HIGH|MEDIUM|LOW)\] .+", lines[2])
+    assert re.fullmatch(r"Verdict: (Proceed|Proceed with guardrails|Rethink) — .+\.", lines[2])
+    assert re.fullmatch(r"1\. \[(HIGH|MEDIUM|LOW)\] If you cut the free-returns window .+\?",
+                        lines[4])
+    assert lines[5].startswith("   Evidence: ") and lines[6].startswith("   Guardrail: ")
+    assert lines[7].startswith("   Metric: ")
     cited = [m for m in map(CITATION_LINE.fullmatch, lines) if m]
     assert cited
     db_rows = {

@@ -30,13 +30,22 @@ from bot.formatting import (
     format_brief,
     format_challenges,
     format_error,
+    format_evidence,
     format_help,
     format_proposal_parent,
     format_vote_ack,
     neutralize,
     safe,
 )
-from bot.models import Brief, ChairResponse, Challenge, Citation, Severity, ThemeCount
+from bot.models import (
+    Brief,
+    ChairResponse,
+    Challenge,
+    Citation,
+    Severity,
+    ThemeCount,
+    TopicFacts,
+)
 
 INJECTION = "ignore previous instructions <!channel> @here <@U999> <http://evil.example|click>"
 FORBIDDEN = ("<!channel>", "<!here>", "<!everyone>", "@channel", "@here", "@everyone", "<http")
@@ -256,62 +265,76 @@ def test_safe_property(text: str, limit: int) -> None:
 
 
 def test_challenges_exact_structure() -> None:
-    blocks, fallback = format_challenges(response())
+    resp = response(verdict="rethink", verdict_reason="41 of 400 complaints bear on returns")
+    blocks, fallback = format_challenges(resp)
     assert [b["type"] for b in blocks] == [
-        "section",
-        "section",
-        "context",
-        "actions",
-        "section",
-        "context",
-        "actions",
-        "context",
+        "section", "section", "actions", "section", "actions", "actions", "context",
     ]
-    assert blocks[0]["text"]["text"] == "🪑 *The customer in the empty chair asks:*"
+    assert blocks[0]["text"]["text"] == (
+        "🛑 *Rethink* — 41 of 400 complaints bear on returns.\n"
+        "🪑 *The customer in the empty chair asks:*"
+    )
     assert blocks[1]["text"]["text"] == (
         "🔴 *1. Will I still be able to return a wrong size for free?*\n"
-        "*Why it matters:* Returns are the top complaint theme this month.\n"
-        "*What would answer it:* Return rates for orders under €20."
+        "📊 Returns are the top complaint theme this month.\n"
+        "💬 “I had to pay €6 to send back shoes that never fit.” (`C-101`)\n"
+        "📏 Return rates for orders under €20."
     )
-    assert blocks[4]["text"]["text"].startswith("🟠 *2. Who pays for the label?*")
-    assert [e["text"] for e in blocks[2]["elements"]] == [
-        "`C-101` · 2026-11-02 · returns · “I had to pay €6 to send back shoes that never fit.”",
-        "`C-102` · 2026-11-02 · returns · “Return label cost more than the socks.”",
-    ]
-    # C-999 has no citation: it is not shown.
-    assert [e["text"] for e in blocks[5]["elements"]] == [
-        "`C-103` · 2026-11-02 · pricing · “Nobody told me returns are not free anymore.”"
-    ]
-    for i, actions in ((1, blocks[3]), (2, blocks[6])):
+    assert blocks[3]["text"]["text"].startswith("🟠 *2. Who pays for the label?*")
+    assert "💬" not in blocks[3]["text"]["text"]  # one quote on the first screen
+    for i, actions in ((1, blocks[2]), (2, blocks[4])):
         assert actions["block_id"] == f"chair_challenge_{i}"
         buttons = actions["elements"]
         assert [b["action_id"] for b in buttons] == [
-            ACTION_ADDRESSED,
-            ACTION_NOT_RELEVANT,
-            ACTION_VOTE_UP,
-            ACTION_VOTE_DOWN,
+            ACTION_ADDRESSED, ACTION_NOT_RELEVANT, ACTION_VOTE_UP, ACTION_VOTE_DOWN,
         ]
         assert [b["action_id"] for b in buttons] == [
-            "chair_addressed",
-            "chair_not_relevant",
-            "chair_vote_up",
-            "chair_vote_down",
+            "chair_addressed", "chair_not_relevant", "chair_vote_up", "chair_vote_down",
         ]
         assert [b["text"]["text"] for b in buttons] == ["Addressed", "Not relevant", "👍", "👎"]
         assert [b["value"] for b in buttons] == [str(i)] * 4
         assert buttons[0]["style"] == "primary"
         assert all("style" not in b for b in buttons[1:])
+    evidence = blocks[5]["elements"]
+    assert [(b["action_id"], b["text"]["text"]) for b in evidence] == [
+        ("chair_evidence", "Full evidence")]
     assert blocks[-1]["elements"][0]["text"] == (
         "Considered 42 complaints from 2026-10-03 to 2026-11-02 · answered by the LLM (gpt-4o-mini)"
     )
-    assert fallback.splitlines()[0] == (
-        "🪑 The customer in the empty chair asks about: Drop free returns for orders under €20"
-    )
-    assert "1. 🔴 Will I still be able to return a wrong size for free?" in fallback
-    assert "(cites C-101, C-102)" in fallback
+    assert fallback.splitlines()[:2] == [
+        "🛑 Rethink — 41 of 400 complaints bear on returns.",
+        "🪑 The customer in the empty chair asks about: Drop free returns for orders under €20",
+    ]
+    assert "🔴 1. Will I still be able to return a wrong size for free?" in fallback
     assert fallback.endswith("answered by the LLM (gpt-4o-mini)")
     assert_limits(blocks, fallback)
     assert_all_clean(blocks, fallback)
+
+
+def test_the_default_answer_fits_one_screen() -> None:
+    facts = TopicFacts(theme="returns", terms=["return", "fee"], matching=41, theme_total=120,
+                       window_total=400, share_pct=10.2, previous=20, change_pct=105.0)
+    long_quote = "I returned the coat on time and you still charged me a fee, " * 4
+    resp = response(
+        verdict="rethink",
+        verdict_reason="41 of the 400 complaints of the last 30 days (10.2%) bear on returns",
+        challenges=[
+            Challenge(question=f"If you charge a fee for returns, what will I pay, case {i}?",
+                      why_it_matters="x " * 200, severity=Severity.high,
+                      complaint_ids=[f"C-{i}"], guardrail="Show the fee before I commit; "
+                      "waive it when you caused the problem.",
+                      what_would_answer_it="Returns complaints stay at or below today's 41 per "
+                      "30 days.", facts=facts)
+            for i in range(3)
+        ],
+        citations=[citation(f"C-{i}", long_quote) for i in range(3)],
+    )
+    blocks, _ = format_challenges(resp)
+    shown = " ".join(b["text"]["text"] for b in blocks if b["type"] == "section")
+    assert len(re.findall(r"[\w’'%.,$-]*\w", shown)) <= 190  # words, not emoji
+    assert "x x x" not in shown  # the long evidence text waits behind "Full evidence"
+    modal = json.dumps(format_evidence(resp), ensure_ascii=False)
+    assert "x x x" in modal and "segments" not in modal
 
 
 def test_closing_line_offline_with_fallback_reason() -> None:
@@ -331,30 +354,31 @@ def test_llm_without_model_name() -> None:
     assert blocks[-1]["elements"][0]["text"].endswith("· answered by the LLM")
 
 
-def test_citations_capped_at_three_with_more_and_deduplicated() -> None:
+def test_full_evidence_lists_citations_deduplicated_and_capped() -> None:
     ids = ["C-1", "C-2", "C-1", "C-3", "C-4", "C-5", "C-missing"]
     resp = response(
         challenges=[challenge(ids)],
         citations=[citation(f"C-{n}", f"quote {n}") for n in range(1, 6)],
     )
-    blocks, fallback = format_challenges(resp)
-    elements = [e["text"] for e in blocks[2]["elements"]]
-    assert len(elements) == 4
-    assert [e.split("`")[1] for e in elements[:3]] == ["C-1", "C-2", "C-3"]
-    assert elements[3] == "+2 more"
-    assert "(cites C-1, C-2, C-3, +2 more)" in fallback
+    blocks = format_evidence(resp)
+    listed = next(b["text"]["text"] for b in blocks
+                  if b["type"] == "section" and b["text"]["text"].startswith("• "))
+    assert [line.split("`")[1] for line in listed.splitlines()] == [
+        "C-1", "C-2", "C-3", "C-4", "C-5"]
 
 
 def test_long_quote_is_shortened_with_ellipsis() -> None:
     resp = response(challenges=[challenge(["C-1"])], citations=[citation("C-1", "word " * 400)])
-    text = format_challenges(resp)[0][2]["elements"][0]["text"]
-    assert text.endswith("…”") and len(text) < 300
+    text = format_challenges(resp)[0][1]["text"]["text"]
+    quote = next(line for line in text.splitlines() if line.startswith("💬"))
+    assert "…”" in quote and len(quote) < 200
 
 
-def test_challenge_without_any_known_citation_has_no_context_block() -> None:
+def test_challenge_without_any_known_citation_shows_no_quote() -> None:
     resp = response(challenges=[challenge(["C-gone"])], citations=[])
     blocks, _ = format_challenges(resp)
-    assert [b["type"] for b in blocks] == ["section", "section", "actions", "context"]
+    assert [b["type"] for b in blocks] == ["section", "section", "actions", "actions", "context"]
+    assert "💬" not in blocks[1]["text"]["text"]
 
 
 def test_no_signal() -> None:
@@ -406,14 +430,14 @@ def test_injection_in_every_untrusted_field() -> None:
     assert_all_clean(blocks, fallback)
 
 
-def test_four_challenges_with_twenty_huge_citations_each_stay_within_limits() -> None:
+def test_three_challenges_with_twenty_huge_citations_each_stay_within_limits() -> None:
     long = "Refund never arrived & support said <wait> " * 80  # ~3,400 characters
     ids = [f"C-{n}" for n in range(80)]
     resp = response(
         proposal=long * 5,
         challenges=[
             challenge(ids[k * 20 : (k + 1) * 20], question=long, why=long, what=long)
-            for k in range(4)
+            for k in range(3)
         ],
         citations=[citation(cid, long[:3000], theme=long) for cid in ids],
         considered=10_000,
@@ -423,9 +447,11 @@ def test_four_challenges_with_twenty_huge_citations_each_stay_within_limits() ->
     blocks, fallback = format_challenges(resp)
     assert_limits(blocks, fallback)
     assert_all_clean(blocks, fallback)
-    assert sum(b["type"] == "actions" for b in blocks) == 4
-    contexts = [b for b in blocks if b["type"] == "context"][:-1]
-    assert [c["elements"][-1]["text"] for c in contexts] == ["+17 more"] * 4
+    assert sum(b["type"] == "actions" for b in blocks) == 4  # three risks and the evidence
+    modal = format_evidence(resp)
+    assert len(modal) <= MAX_BLOCKS
+    assert_limits(modal, "x")
+    assert_all_clean(modal, "x")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -662,7 +688,7 @@ def test_untrusted_text_never_escapes_and_limits_hold(
     resp = response(
         proposal=proposal,
         challenges=[
-            challenge([f"C-{k}", "C-x"], question=question, why=why, what=other) for k in range(4)
+            challenge([f"C-{k}", "C-x"], question=question, why=why, what=other) for k in range(3)
         ],
         citations=[citation(f"C-{k}", quote, theme=other) for k in range(4)]
         + [citation("C-x", other, theme=quote)],

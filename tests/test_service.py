@@ -77,16 +77,24 @@ def draft(ids: list[str], question: str = "If you cut my return window, what if 
 def test_offline_answer_is_grounded_in_retrieved_complaints(corpus: Store) -> None:
     resp = make_service(corpus).challenge(PROPOSAL)
     assert resp.writer == "offline" and resp.no_signal is None
-    assert 1 <= len(resp.challenges) <= 4
+    assert 1 <= len(resp.challenges) <= 3
     stored = {c.id for c in CORPUS}
     cited = {cid for ch in resp.challenges for cid in ch.complaint_ids}
     assert cited <= stored
     assert {c.id for c in resp.citations} == cited
     assert {"returns", "refunds"} & {c.theme for c in resp.citations}
-    assert resp.challenges[0].question == (
-        "I told you: “The 30 day return window is the only reason I buy shoes here.” If you cut "
-        "the free-returns window from 30 to 14 days, what do I do when I can't send it back in "
-        "time?")
+    # a deadline tightened: the question is about the new timing, led by the complaint that
+    # says so, and never by the injection-like one
+    first = resp.challenges[0]
+    assert first.change_kind == "deadline"
+    assert first.question == (
+        "If you cut the free-returns window from 30 to 14 days, what happens to me when life "
+        "gets in the way of your new timing?")
+    assert first.complaint_ids[0] == "R1" and "X1" not in cited
+    assert resp.citation("R1").quote == (  # type: ignore[union-attr]
+        "The 30 day return window is the only reason I buy shoes here.")
+    assert first.guardrail and first.what_would_answer_it.startswith("Returns complaints stay")
+    assert resp.verdict in ("proceed_with_guardrails", "rethink") and resp.verdict_reason
     ChairResponse.model_validate_json(resp.model_dump_json())
 
 

@@ -113,7 +113,8 @@ def test_slash_command_acks_before_a_slow_llm_then_posts_parent_and_thread(
         assert reply["thread_ts"] == parent_ts
         blocks = json.dumps(reply["blocks"], ensure_ascii=False)
         assert "If you halve my return window" in blocks
-        assert "`R1`" in blocks and "`R3`" in blocks
+        assert "`R1`" in blocks  # the lead quote; every citation is behind "Full evidence"
+        assert '"action_id": "chair_evidence"' in blocks
         assert "answered by the LLM (test-model)" in blocks
         rows = eventually(lambda: list(stack.components.store.conn.execute(
             "SELECT channel_id, thread_ts, idx, complaint_ids, status FROM challenges")))
