@@ -29,6 +29,7 @@ class ImportSummary:
     read: int = 0  # rows that became complaints (imported or duplicates)
     before_window: int = 0  # of those, dated before `window_start`
     newest: datetime | None = None
+    rejects_warning: str = ""  # set when the rejects report could not be written
 
     def line(self) -> str:
         text = (
@@ -89,12 +90,21 @@ class _Reader:
             for item in read_complaints(self.path, self.fmt, self.mapping):
                 seen += 1
                 if isinstance(item, Reject):
-                    if writer is None:
-                        handle = self.rejects_file.open("w", newline="", encoding="utf-8")
-                        writer = csv.writer(handle)
-                        writer.writerow(["line", "reason", "raw"])
-                        self.wrote_rejects = True
-                    writer.writerow([item.line, item.reason, item.raw])
+                    if writer is None and not self.summary.rejects_warning:
+                        try:
+                            handle = self.rejects_file.open("w", newline="", encoding="utf-8")
+                        except OSError as exc:
+                            # The report is a convenience: good rows still go in.
+                            self.summary.rejects_warning = (
+                                f"cannot write the rejects report {self.rejects_file} "
+                                f"({exc.strerror or exc}); rejected rows are counted but not "
+                                "listed")
+                        else:
+                            writer = csv.writer(handle)
+                            writer.writerow(["line", "reason", "raw"])
+                            self.wrote_rejects = True
+                    if writer is not None:
+                        writer.writerow([item.line, item.reason, item.raw])
                     self.summary.rejected += 1
                     continue
                 complaint = item.complaint
@@ -190,8 +200,12 @@ def run_import(
         reader.stop.set()
         thread.join()
     if not reader.wrote_rejects and rejects_file.exists():
-        rejects_file.unlink()  # a stale report from an earlier run would mislead
+        try:
+            rejects_file.unlink()  # a stale report from an earlier run would mislead
+        except OSError as exc:
+            summary.rejects_warning = summary.rejects_warning or (
+                f"cannot remove the old rejects report {rejects_file} ({exc.strerror or exc})")
     summary.imported = result.inserted
     summary.duplicates = result.duplicates
-    summary.rejects_path = rejects_file if summary.rejected else None
+    summary.rejects_path = rejects_file if reader.wrote_rejects else None
     return summary

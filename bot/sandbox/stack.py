@@ -7,11 +7,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bot.app import Components, build_components, build_slack_app, health
-from bot.config import PROJECT_ROOT, Settings
+from bot.app import Components, health, load_complaints, setup
+from bot.config import PROJECT_ROOT, Settings, load_settings
 from bot.sandbox.driver import SlackDriver
 from bot.sandbox.emulator import SlackEmulator
-from bot.slack.app import build_web_client
 from bot.slack.server import HttpServer
 
 SIGNING_SECRET = "sandbox-signing-secret"
@@ -27,6 +26,8 @@ class SandboxStack:
     llm_base_url: str = ""
     load_sample: bool = False
     settings_overrides: dict[str, Any] = field(default_factory=dict)
+    # The caller's settings (the CLI's); the sandbox replaces only its Slack, LLM and database.
+    base_settings: Settings | None = None
     emulator: SlackEmulator = field(init=False)
     components: Components = field(init=False)
     http: HttpServer = field(init=False)
@@ -34,35 +35,30 @@ class SandboxStack:
 
     def start(self) -> SandboxStack:
         self.emulator = SlackEmulator().start()
-        settings = Settings(
-            SLACK_BOT_TOKEN=BOT_TOKEN,
-            SLACK_SIGNING_SECRET=SIGNING_SECRET,
-            SLACK_API_BASE_URL=self.emulator.base_url,
-            EMPTYCHAIR_DB=self.db_path,
-            OPENAI_BASE_URL=self.llm_base_url,
-            OPENAI_API_KEY="",  # the sandbox never talks to a real LLM service
+        base = self.base_settings.model_dump(by_alias=True) if self.base_settings else {}
+        settings = load_settings(**{
+            **base,
+            "SLACK_BOT_TOKEN": BOT_TOKEN,
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_APP_TOKEN": "",
+            "SLACK_API_BASE_URL": self.emulator.base_url,
+            "EMPTYCHAIR_DB": self.db_path,
+            "OPENAI_BASE_URL": self.llm_base_url,
+            "OPENAI_API_KEY": "",  # the sandbox never talks to a real LLM service
             **self.settings_overrides,
-        )
-        self.components = build_components(settings)
+        })
+        self.components = setup(settings, slack=True)
         if self.load_sample:
             self.import_sample()
-        bolt = build_slack_app(self.components, build_web_client(settings))
-        self.http = HttpServer(bolt, "127.0.0.1", 0,
+        assert self.components.bolt is not None
+        self.http = HttpServer(self.components.bolt, "127.0.0.1", 0,
                                health=lambda: health(self.components)).start()
         self.driver = SlackDriver(self.http.url, SIGNING_SECRET, emulator=self.emulator)
         return self
 
     def import_sample(self, path: Path = SAMPLE) -> str:
         """Load the bundled complaints, dates re-based so the newest is today."""
-        from bot.app import build_embedder
-        from bot.importer import run_import
-        from bot.retrieval import index_vectors
-
-        summary = run_import(self.components.store, path, rebase_to=datetime.now(UTC))
-        embedder = build_embedder(self.components.settings)
-        if embedder is not None:
-            index_vectors(self.components.store, embedder)
-        return summary.line()
+        return load_complaints(self.components, path, rebase_to=datetime.now(UTC)).line()
 
     def stop(self) -> None:
         self.http.stop()

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from bot.errors import EmptyChairError
-from bot.models import ChairResponse
+from bot.models import ChairResponse, OpenChallenge
 from bot.store.complaints import to_iso
 from bot.store.db import Store
 
@@ -22,16 +21,6 @@ class NoSuchChallenge(EmptyChairError):
     def __init__(self) -> None:
         super().__init__("That button is no longer valid: it does not match a challenge on "
                          "this message. Ask again for a fresh answer.")
-
-
-@dataclass(frozen=True)
-class OpenChallenge:
-    channel_id: str
-    message_ts: str
-    idx: int
-    question: str
-    proposal: str
-    created_at: str
 
 
 class FeedbackStore:
