@@ -248,16 +248,20 @@ class ChairService:
         """The model's answer, checked in code; a context-length refusal halves the evidence and
         asks once more."""
         assert self.llm is not None
+        sent: list[int] = []
         try:
-            return self._ask_llm(proposal, context, hits, found, facts, share=1.0)
+            return self._ask_llm(proposal, context, hits, found, facts, sent=sent)
         except LLMContextError as exc:
             log.info("the model's context is too small for the evidence, retrying with less: %s",
                      exc)
-            return self._ask_llm(proposal, context, hits, found, facts, share=0.5)
+            return self._ask_llm(proposal, context, hits, found, facts, sent=sent,
+                                 max_lines=max(1, (sent[0] if sent else len(hits)) // 2),
+                                 passage_chars=COMPLAINT_CHARS // 2)
 
     def _ask_llm(
         self, proposal: str, context: str, hits: Sequence[ScoredComplaint], found: Retrieval,
-        facts: dict[str, TopicFacts], *, share: float,
+        facts: dict[str, TopicFacts], *, sent: list[int], max_lines: int | None = None,
+        passage_chars: int = COMPLAINT_CHARS,
     ) -> Answer:
         assert self.llm is not None
         system = self.prompts.render("challenge_system", max_challenges=MAX_CHALLENGES)
@@ -265,7 +269,6 @@ class ChairService:
             budget = min(self.token_budget, self.llm.budget_tokens(ChallengeDrafts))
         except LLMError:
             budget = self.token_budget
-        budget = int(budget * share)
         context = trim_to_tokens(context, int(budget * CONTEXT_SHARE)) or "(none)"
         fact_lines = "\n".join(
             json.dumps(f.model_dump(exclude={"terms"}), ensure_ascii=False) for f in facts.values()
@@ -279,14 +282,17 @@ class ChairService:
                 {
                     "id": c.id, "date": c.created_at.date().isoformat(), "theme": c.theme,
                     "channel": c.channel, "segment": c.segment,
-                    "passage": redact(hit.passage or c.text)[:COMPLAINT_CHARS],
+                    "passage": redact(hit.passage or c.text)[:passage_chars],
                 },
                 ensure_ascii=False,
             )
-            if estimate_tokens(line) > left:
+            if estimate_tokens(line) > left or len(lines) == (max_lines or len(hits)):
                 break
             left -= estimate_tokens(line)
             lines.append(line)
+        if not lines:
+            raise LLMError("the evidence does not fit the language model's context window")
+        sent.append(len(lines))
         allowed = {json.loads(line)["id"] for line in lines}
         user = self.prompts.render(
             "challenge_user",
