@@ -13,10 +13,11 @@ from pathlib import Path
 
 from bot.ingest import Reject, Row, read_complaints
 from bot.models import Complaint
-from bot.store.complaints import AddResult, ComplaintStore
+from bot.store.complaints import ComplaintStore, rows_json
 from bot.store.db import Store
 
-BATCH = 5000
+BATCH = 20_000  # rows per statement: FTS5 writes one index segment per statement
+BATCH_CHARS = 8 << 20  # and at most this much text, so long narratives keep memory bounded
 QUEUED_BATCHES = 4  # read ahead of the writer; bounds memory on a file of any size
 
 
@@ -64,6 +65,9 @@ def _newest_date(path: Path, fmt: str | None, mapping: dict[str, str] | None) ->
     return newest
 
 
+_Batch = tuple[str, int, int]  # (rows as JSON, how many, records read so far)
+
+
 class _Reader:
     """Reads and validates rows on its own thread, handing batches over a short queue and
     writing rejects as it meets them."""
@@ -77,8 +81,8 @@ class _Reader:
         self.summary = summary
         self.wrote_rejects = False
         self.stop = threading.Event()
-        self._queue: queue.Queue[tuple[list[Complaint], int] | BaseException | None] = (
-            queue.Queue(maxsize=QUEUED_BATCHES)
+        self._queue: queue.Queue[_Batch | BaseException | None] = queue.Queue(
+            maxsize=QUEUED_BATCHES
         )
 
     def run(self) -> None:
@@ -86,6 +90,7 @@ class _Reader:
         try:
             writer = None
             batch: list[Complaint] = []
+            chars = 0
             seen = 0
             for item in read_complaints(self.path, self.fmt, self.mapping):
                 seen += 1
@@ -112,17 +117,21 @@ class _Reader:
                     moved = complaint.created_at + self.shift
                     complaint = complaint.model_copy(update={"created_at": moved})
                 batch.append(complaint)
+                chars += len(complaint.text)
                 summary = self.summary
                 summary.read += 1
                 if summary.newest is None or complaint.created_at > summary.newest:
                     summary.newest = complaint.created_at
                 if self.window_start is not None and complaint.created_at < self.window_start:
                     summary.before_window += 1
-                if len(batch) >= BATCH:
-                    if not self._put((batch, seen)):
+                if len(batch) >= BATCH or chars >= BATCH_CHARS:
+                    # the JSON is built here, off the writer's thread: the writer then spends
+                    # its time inside SQLite, which releases the GIL
+                    if not self._put((*rows_json(batch), seen)):
                         return
                     batch = []
-            self._put((batch, seen))
+                    chars = 0
+            self._put((*rows_json(batch), seen))
             self._put(None)
         except BaseException as exc:  # handed to the writer's thread, which raises it
             self._put(exc)
@@ -130,7 +139,7 @@ class _Reader:
             if handle is not None:
                 handle.close()
 
-    def _put(self, item: tuple[list[Complaint], int] | BaseException | None) -> bool:
+    def _put(self, item: _Batch | BaseException | None) -> bool:
         while not self.stop.is_set():
             try:
                 self._queue.put(item, timeout=0.2)
@@ -139,7 +148,7 @@ class _Reader:
                 continue
         return False  # the writer gave up (it raised): stop reading
 
-    def next_batch(self) -> tuple[list[Complaint], int] | None:
+    def next_batch(self) -> _Batch | None:
         item = self._queue.get()
         if isinstance(item, BaseException):
             raise item
@@ -181,7 +190,6 @@ def run_import(
             shift = rebase_to - newest
     complaints = ComplaintStore(store)
     summary = ImportSummary()
-    result = AddResult()
     rejects_file = rejects_path_for(path)
     reader = _Reader(path, fmt, mapping, shift, rejects_file, summary, window_start)
     # Parsing and redacting (Python) overlap with SQLite's writes, which release the GIL: on
@@ -189,13 +197,14 @@ def run_import(
     thread = threading.Thread(target=reader.run, name="import-reader", daemon=True)
     thread.start()
     try:
-        with _bigger_cache(store):
+        with _bigger_cache(store), complaints.bulk() as bulk:
             while (item := reader.next_batch()) is not None:
-                batch, seen = item
-                if batch:
-                    result += complaints.add_many(batch)
+                payload, count, seen = item
+                if count:
+                    bulk.add(payload, count)
                 if progress is not None:
                     progress(seen)
+            result = bulk.result
     finally:
         reader.stop.set()
         thread.join()

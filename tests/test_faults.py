@@ -30,6 +30,7 @@ from bot.sandbox.stack import SIGNING_SECRET, SandboxStack
 from bot.store.complaints import ComplaintStore
 from bot.store.db import Store
 from tests.conftest import complaint
+from tests.test_cli import subprocess_env
 from tests.test_slack_app import (
     CHANNEL,
     FORBIDDEN,
@@ -411,6 +412,10 @@ def test_llm_fault_still_ends_in_a_posted_answer(
 
 
 def test_import_while_20_threads_search(tmp_path: Path, store: Store) -> None:
+    # A store already in use: the import appends and commits as it goes, and readers see the
+    # committed rows. (A first import into an empty store is one transaction; see below.)
+    seeded = run_import(store, write_csv(tmp_path / "seed.csv", generated_rows(500, "S")))
+    assert seeded.imported == 500
     n = 20_000
     path = write_csv(tmp_path / "big.csv", generated_rows(n))
     retriever = Retriever(store)  # shared (it is thread-safe); the Store gives each thread a conn
@@ -454,7 +459,7 @@ def test_import_while_20_threads_search(tmp_path: Path, store: Store) -> None:
     assert errors == []
     assert waited == [True]
     assert (summary.imported, summary.duplicates, summary.rejected) == (n, 0, 0)
-    assert ComplaintStore(store).count() == n
+    assert ComplaintStore(store).count() == n + 500
     assert sum(hits) > 0
     assert store.conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
 
@@ -469,14 +474,15 @@ def _count(db: Path) -> int:
         return 0  # not created or migrated yet
 
 
-def test_kill_9_during_import_leaves_a_consistent_resumable_store(tmp_path: Path) -> None:
-    n = 40_000
-    path = write_csv(tmp_path / "big.csv", generated_rows(n, prefix="K"))
-    db = tmp_path / "killed.db"
-    cmd = [sys.executable, "-m", "bot.cli", "import", str(path), "--db", str(db), "--no-vectors"]
-    proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+def _import_cmd(path: Path, db: Path) -> list[str]:
+    return [sys.executable, "-m", "bot.cli", "import", str(path), "--db", str(db), "--no-vectors"]
+
+
+def _kill_mid_import(cmd: list[str], cwd: Path, db: Path, started: Callable[[], bool]) -> None:
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=subprocess_env(db))
     try:
-        assert eventually(lambda: _count(db) > 0 or proc.poll() is not None, timeout=60)
+        assert eventually(lambda: started() or proc.poll() is not None, timeout=60)
         assert proc.poll() is None, "the import finished before it could be killed; grow n"
         proc.send_signal(signal.SIGKILL)
         proc.communicate(timeout=30)
@@ -486,31 +492,72 @@ def test_kill_9_during_import_leaves_a_consistent_resumable_store(tmp_path: Path
             proc.wait()
     assert proc.returncode == -signal.SIGKILL
 
+
+def _assert_consistent(db: Path) -> int:
     with closing(sqlite3.connect(db)) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
-        kept = conn.execute("SELECT count(*) FROM complaints").fetchone()[0]
-        assert 0 < kept < n
+        kept = int(conn.execute("SELECT count(*) FROM complaints").fetchone()[0])
         assert conn.execute("SELECT count(*) FROM complaints_fts").fetchone()[0] == kept
         conn.execute("INSERT INTO complaints_fts(complaints_fts) VALUES ('integrity-check')")
+        indexes = {r[0] for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'complaints'")}
+        assert {"idx_complaints_created_at", "idx_complaints_theme_created_at"} <= indexes
+        return kept
+
+
+def _wal_grew(db: Path) -> bool:
+    wal = Path(str(db) + "-wal")
+    return wal.exists() and wal.stat().st_size > 1 << 20
+
+
+def test_kill_9_during_a_first_import_leaves_an_empty_consistent_store(tmp_path: Path) -> None:
+    # Into an empty store the import is one transaction (indexes built at the end): a kill
+    # leaves the store as it was, indexes included, and the re-run imports everything.
+    n = 40_000
+    path = write_csv(tmp_path / "big.csv", generated_rows(n, prefix="K"))
+    db = tmp_path / "killed.db"
+    cmd = _import_cmd(path, db)
+    _kill_mid_import(cmd, tmp_path, db, lambda: _wal_grew(db))
+    assert _assert_consistent(db) == 0
+    again = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                           env=subprocess_env(db))
+    assert again.returncode == 0, again.stderr
+    assert f"imported {n}, duplicates skipped 0, rejected 0" in again.stdout
+    assert _assert_consistent(db) == n
+
+
+def test_kill_9_during_import_leaves_a_consistent_resumable_store(tmp_path: Path) -> None:
+    # Into a store in use the import commits as it goes: a kill keeps what was committed,
+    # with its FTS rows, and the re-run skips those as duplicates.
+    db = tmp_path / "killed.db"
+    seed = write_csv(tmp_path / "seed.csv", generated_rows(100, prefix="S"))
+    subprocess.run(_import_cmd(seed, db), cwd=tmp_path, check=True, capture_output=True,
+                   timeout=120, env=subprocess_env(db))
+    n = 40_000
+    path = write_csv(tmp_path / "big.csv", generated_rows(n, prefix="K"))
+    cmd = _import_cmd(path, db)
+    _kill_mid_import(cmd, tmp_path, db, lambda: _count(db) > 100)
+
+    kept = _assert_consistent(db) - 100
+    assert 0 < kept < n
+    with closing(sqlite3.connect(db)) as conn:
         last_id, last_text = conn.execute(
             "SELECT id, text FROM complaints ORDER BY rowid DESC LIMIT 1").fetchone()
         marker = last_text.split()[0]
         found = conn.execute("SELECT c.id FROM complaints_fts JOIN complaints c "
                              "ON c.rowid = complaints_fts.rowid WHERE complaints_fts MATCH ?",
                              [f'"{marker}"']).fetchall()
-        assert found == [(last_id,)]
-        missing = conn.execute("SELECT count(*) FROM complaints_fts WHERE complaints_fts "
-                               "MATCH ?", [f'"marker{n - 1}"']).fetchone()[0]
+        assert last_id.startswith("K") and found == [(last_id,)]
+        missing = conn.execute("SELECT count(*) FROM complaints c JOIN complaints_fts f "
+                               "ON f.rowid = c.rowid WHERE complaints_fts MATCH ? "
+                               "AND c.id LIKE 'K%'", [f'"marker{n - 1}"']).fetchone()[0]
         assert missing == 0
 
-    again = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    again = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                           env=subprocess_env(db))
     assert again.returncode == 0, again.stderr
     assert f"imported {n - kept}, duplicates skipped {kept}, rejected 0" in again.stdout
-    with closing(sqlite3.connect(db)) as conn:
-        assert conn.execute("SELECT count(*) FROM complaints").fetchone()[0] == n
-        assert conn.execute("SELECT count(*) FROM complaints_fts").fetchone()[0] == n
-        conn.execute("INSERT INTO complaints_fts(complaints_fts) VALUES ('integrity-check')")
-        assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    assert _assert_consistent(db) == n + 100
 
 
 # ------------------------------------------------------------------------------------------- PII

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -98,6 +99,98 @@ class FtsHit:
     bm25: float  # SQLite's bm25(): lower (more negative) is better
 
 
+_ROW_COLUMNS = (
+    "id", "created_at", "text", "theme", "channel", "segment", "severity", "source",
+    "source_ref", "sub_theme", "url", "attributes", "visible_in", "imported_at",
+)
+_INSERT_JSON = (
+    f"INSERT OR IGNORE INTO complaints ({', '.join(_ROW_COLUMNS)}) SELECT "
+    + ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(_ROW_COLUMNS)))
+    + " FROM json_each(?)"
+)
+# Secondary indexes a bulk load into an empty table builds once at the end: kept up to date row
+# by row, their random inserts made most of a large import's time.
+_DEFERRED_INDEXES = ("idx_complaints_created_at", "idx_complaints_theme_created_at")
+APPEND_COMMIT_SECONDS = 1.0  # an import into a populated store commits at least this often
+
+
+def rows_json(complaints: Iterable[Complaint], imported_at: datetime | None = None
+              ) -> tuple[str, int]:
+    """(the rows as the JSON array `add_many`'s statement reads, how many): built wherever the
+    Python time is cheapest, e.g. on an import's reader thread."""
+    now = to_iso(imported_at or datetime.now(UTC))
+    rows = [
+        (
+            c.id, to_iso(c.created_at), c.text, c.theme or "general", c.channel, c.segment,
+            c.severity, c.source, c.source_ref, c.sub_theme, c.url,
+            json.dumps(c.attributes, ensure_ascii=False) if c.attributes else "{}",
+            c.visible_in, now,
+        )
+        for c in complaints
+    ]
+    return json.dumps(rows), len(rows)
+
+
+class BulkWriter:
+    """Batches of a large import, each one statement.
+
+    Into an empty table (`fresh`) the whole import is one transaction: the secondary indexes
+    are dropped first and rebuilt before the commit, so a crash (even kill -9) leaves the
+    store as it was, empty, and never without its indexes. Into a populated table the batches
+    go through the usual path and commit about every APPEND_COMMIT_SECONDS, so a crash keeps
+    what was committed, FTS included, and other writers never wait long for the lock."""
+
+    def __init__(self, complaints: ComplaintStore) -> None:
+        self.conn = complaints.store.conn
+        self.fresh = False
+        self.result = AddResult()
+        self._dropped: list[str] = []
+        self._since_commit = 0.0
+
+    def begin(self) -> None:
+        conn = self.conn
+        if conn.in_transaction:
+            conn.commit()
+        # IMMEDIATE: no other writer can add a row between the emptiness check and the load
+        conn.execute("BEGIN IMMEDIATE")
+        self._since_commit = time.monotonic()
+        self.fresh = conn.execute("SELECT NOT EXISTS (SELECT 1 FROM complaints)").fetchone()[0]
+        if self.fresh:
+            for name in _DEFERRED_INDEXES:
+                row = conn.execute(
+                    "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?", [name]
+                ).fetchone()
+                if row is not None:
+                    self._dropped.append(row[0])
+                    conn.execute(f'DROP INDEX "{name}"')
+
+    def add(self, payload: str, count: int) -> AddResult:
+        """Insert one batch from `rows_json`."""
+        conn = self.conn
+        if not conn.in_transaction:
+            conn.execute("BEGIN IMMEDIATE")
+            self._since_commit = time.monotonic()
+        inserted = int(conn.execute(_INSERT_JSON, [payload]).rowcount)
+        got = AddResult(inserted=inserted, duplicates=count - inserted)
+        self.result += got
+        if not self.fresh and time.monotonic() - self._since_commit >= APPEND_COMMIT_SECONDS:
+            conn.commit()
+        return got
+
+    def finish(self) -> None:
+        conn = self.conn
+        if not conn.in_transaction:
+            conn.execute("BEGIN IMMEDIATE")
+        for sql in self._dropped:
+            conn.execute(sql)
+        self._dropped = []
+        conn.commit()
+
+    def rollback(self) -> None:
+        if self.conn.in_transaction:
+            self.conn.rollback()  # the dropped indexes come back with it
+
+
 class ComplaintStore:
     """Reads and writes complaints through this thread's connection of a Store."""
 
@@ -106,33 +199,32 @@ class ComplaintStore:
 
     def add_many(self, complaints: Iterable[Complaint]) -> AddResult:
         """Insert in one transaction; rows whose id is already stored are skipped."""
-        now = to_iso(datetime.now(UTC))
-        rows = [
-            (
-                c.id, to_iso(c.created_at), c.text, c.theme or "general", c.channel, c.segment,
-                c.severity, c.source, c.source_ref, c.sub_theme, c.url,
-                json.dumps(c.attributes, ensure_ascii=False) if c.attributes else "{}",
-                c.visible_in, now,
-            )
-            for c in complaints
-        ]
-        if not rows:
+        payload, count = rows_json(complaints)
+        if not count:
             return AddResult()
-        conn = self.store.conn
+        with self.store.conn:
+            inserted = self._insert_json(payload)
+        return AddResult(inserted=inserted, duplicates=count - inserted)
+
+    def _insert_json(self, payload: str) -> int:
         # One statement for the whole batch, not executemany: FTS5 writes its pending index
         # data at every statement boundary, so a row-by-row insert through the FTS trigger
         # wrote one tiny segment per row and then merged them (about 5x slower overall).
-        with conn:
-            cur = conn.execute(
-                "INSERT OR IGNORE INTO complaints (id, created_at, text, theme, channel, segment, "
-                "severity, source, source_ref, sub_theme, url, attributes, visible_in, "
-                "imported_at) SELECT "
-                + ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(rows[0])))
-                + " FROM json_each(?)",
-                [json.dumps(rows)],
-            )
-            inserted = cur.rowcount
-        return AddResult(inserted=inserted, duplicates=len(rows) - inserted)
+        cur = self.store.conn.execute(_INSERT_JSON, [payload])
+        return int(cur.rowcount)
+
+    @contextmanager
+    def bulk(self) -> Iterator[BulkWriter]:
+        """A writer for a large import; see BulkWriter. Rolls back what is not committed when
+        the block raises."""
+        writer = BulkWriter(self)
+        writer.begin()
+        try:
+            yield writer
+        except BaseException:
+            writer.rollback()
+            raise
+        writer.finish()
 
     def add(self, complaint: Complaint) -> bool:
         """Store one complaint; False when it was a duplicate."""
