@@ -41,6 +41,9 @@ ACTION_VOTE_UP = "chair_vote_up"
 ACTION_VOTE_DOWN = "chair_vote_down"
 CHALLENGE_BLOCK_PREFIX = "chair_challenge_"
 ACTION_EVIDENCE = "chair_evidence"
+# A citation's "View" button; Slack wants action ids unique within a block, so each carries the
+# complaint id after the prefix (the value is the id too).
+ACTION_VIEW_COMPLAINT = "chair_view_complaint"
 
 ELLIPSIS = "…"
 
@@ -306,18 +309,23 @@ def _challenge_section(i: int, ch: Challenge, window_days: int, lead: Citation |
     return "\n".join(lines)
 
 
-def _challenge_actions(i: int) -> Block:
+def view_button(complaint_id: str) -> Block:
+    """Opens the full redacted complaint behind a citation."""
+    return _button(f"View {complaint_id}", f"{ACTION_VIEW_COMPLAINT}:{complaint_id}"[:255],
+                   complaint_id[:2000])
+
+
+def _challenge_actions(i: int, lead: Citation | None = None) -> Block:
     value = str(i)
-    return {
-        "type": "actions",
-        "block_id": f"{CHALLENGE_BLOCK_PREFIX}{i}",
-        "elements": [
-            _button("Addressed", ACTION_ADDRESSED, value, style="primary"),
-            _button("Not relevant", ACTION_NOT_RELEVANT, value),
-            _button("👍", ACTION_VOTE_UP, value),
-            _button("👎", ACTION_VOTE_DOWN, value),
-        ],
-    }
+    buttons = [
+        _button("Addressed", ACTION_ADDRESSED, value, style="primary"),
+        _button("Not relevant", ACTION_NOT_RELEVANT, value),
+        _button("👍", ACTION_VOTE_UP, value),
+        _button("👎", ACTION_VOTE_DOWN, value),
+    ]
+    if lead is not None:
+        buttons.append(view_button(lead.id))
+    return {"type": "actions", "block_id": f"{CHALLENGE_BLOCK_PREFIX}{i}", "elements": buttons}
 
 
 def _closing_line(resp: ChairResponse) -> str:
@@ -363,7 +371,7 @@ def format_challenges(resp: ChairResponse) -> tuple[list[Block], str]:
         cited = _cited(resp, ch)
         section = _challenge_section(i, ch, resp.window_days, cited[0] if cited else None)
         blocks.append(_section(section))
-        blocks.append(_challenge_actions(i))
+        blocks.append(_challenge_actions(i, cited[0] if cited else None))
         lines.append(section.replace("*", ""))
     blocks.append({
         "type": "actions",
@@ -373,6 +381,17 @@ def format_challenges(resp: ChairResponse) -> tuple[list[Block], str]:
     blocks.append(_context([closing]))
     lines.append(closing)
     return _finish(blocks, "\n".join(lines))
+
+
+def evidence_modal(resp: ChairResponse) -> dict[str, Any]:
+    """The "Full evidence" modal (views.open)."""
+    return {
+        "type": "modal",
+        "callback_id": "chair_evidence",
+        "title": {"type": "plain_text", "text": "Full evidence"},
+        "close": {"type": "plain_text", "text": "Close"},
+        "blocks": format_evidence(resp),
+    }
 
 
 def format_evidence(resp: ChairResponse) -> list[Block]:
@@ -395,9 +414,10 @@ def format_evidence(resp: ChairResponse) -> list[Block]:
             ]
             facts = [facts_line(f, resp.window_days), *splits]
             blocks.append(_context(facts[:MAX_CONTEXT_ELEMENTS]))
-        shown = [_citation_text(c) for c in _cited(resp, ch)[:8]]
-        if shown:
-            blocks.append(_section("\n".join(f"• {line}" for line in shown)))
+        for c in _cited(resp, ch)[:6]:
+            block = _section(_citation_text(c))
+            block["accessory"] = view_button(c.id)
+            blocks.append(block)
     blocks.append(_context([_closing_line(resp)]))
     return blocks[:MAX_BLOCKS]
 

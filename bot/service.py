@@ -45,6 +45,7 @@ from bot.redact import redact
 from bot.retrieval import Retrieval, Retriever
 from bot.safety import clean, drop_unchecked_numbers, numbers_in
 from bot.schedule_spec import describe, next_runs, parse_schedule
+from bot.store.answers import AnswerStore
 from bot.store.complaints import ComplaintStore
 from bot.store.db import Store
 from bot.store.events import EventLog
@@ -361,6 +362,11 @@ class ChairService:
     ) -> None:
         if response.challenges:
             self.feedback.record_challenges(channel_id, message_ts, thread_ts, response)
+            AnswerStore(self.store).save(channel_id, message_ts, response)
+
+    def posted_answer(self, channel_id: str, message_ts: str) -> ChairResponse | None:
+        """The answer posted as that message, for its "Full evidence" view."""
+        return AnswerStore(self.store).load(channel_id, message_ts)
 
     def vote(self, channel_id: str, message_ts: str, idx: int, user_id: str, vote: str) -> None:
         self.feedback.vote(channel_id, message_ts, idx, user_id, vote)

@@ -10,12 +10,13 @@ from pathlib import Path
 import pytest
 
 from bot.formatting import ACTION_ADDRESSED, ACTION_NOT_RELEVANT, ACTION_VOTE_DOWN, ACTION_VOTE_UP
+from bot.formatting import view_button as citation_button
 from bot.models import Complaint
 from bot.sandbox.stack import SandboxStack
 from bot.slack.commands import COMMANDS, help_lines, usage_hint
 from bot.slack.handlers import VOTE_ACTIONS, VOTES
 from bot.slack.manifest import MANIFEST_PATH
-from bot.slack.views import CITATION_ACTION, citation_button
+from bot.slack.views import CITATION_ACTION
 from bot.store.complaints import ComplaintStore
 from tests.test_slack_app import CHANNEL, PROPOSAL, eventually, start_stack
 

@@ -13,9 +13,11 @@ from slack_sdk.errors import SlackApiError
 
 from bot.formatting import (
     ACTION_ADDRESSED,
+    ACTION_EVIDENCE,
     ACTION_NOT_RELEVANT,
     ACTION_VOTE_DOWN,
     ACTION_VOTE_UP,
+    evidence_modal,
     format_home,
     format_vote_ack,
 )
@@ -125,6 +127,19 @@ def on_view_complaint(body: dict[str, Any], client: WebClient, context: BoltCont
     client.views_open(trigger_id=body.get("trigger_id", ""), view=view)
 
 
+def on_evidence(body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+    """"Full evidence": every fact and citation of the answer that message holds."""
+    channel = (body.get("channel") or {}).get("id", "")
+    message = body.get("message") or body.get("container") or {}
+    message_ts = message.get("ts") or message.get("message_ts", "")
+    found = chair_of(context).service.posted_answer(channel, message_ts) if message_ts else None
+    if found is None:
+        quietly(client.chat_postEphemeral, channel=channel,
+                user=(body.get("user") or {}).get("id", ""), text=STALE_BUTTON)
+        return
+    client.views_open(trigger_id=body.get("trigger_id", ""), view=evidence_modal(found))
+
+
 # ----------------------------------------------------------------------------- App Home
 def on_home(body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
     event = body.get("event") or {}
@@ -228,6 +243,7 @@ def register(app: App, chair: Chair) -> None:
     lazily(app.shortcut(SHORTCUT), on_shortcut)
     lazily(app.action(VOTE_ACTIONS), on_vote)
     lazily(app.action(CITATION_ACTION_PATTERN), on_view_complaint)
+    lazily(app.action(ACTION_EVIDENCE), on_evidence)
     lazily(app.event("app_home_opened"), on_home)
     lazily(app.event("message", matchers=[wanted_message]), on_message)
     app.event("message")(ignore)

@@ -6,7 +6,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from bot.formatting import escape, safe
+from bot.formatting import ACTION_VIEW_COMPLAINT, escape, safe
 from bot.models import Complaint
 
 Block = dict[str, Any]
@@ -16,9 +16,7 @@ INVITE_HINT = (
     f"I can't post in this channel yet. Invite me with `/invite @{BOT_NAME}` and try again."
 )
 GENERIC_FAILURE = "Something went wrong on my side while answering. Please try again in a minute."
-# The "View" button on a citation. Slack wants action ids unique within a block, so each
-# button carries the complaint id after the prefix; the value is the complaint id too.
-CITATION_ACTION = "chair_view_complaint"
+CITATION_ACTION = ACTION_VIEW_COMPLAINT  # built by formatting.view_button
 CITATION_ACTION_PATTERN = re.compile(rf"^{CITATION_ACTION}(?::.*)?$")
 _ACTION_ID_MAX = 255
 _VALUE_MAX = 2000
@@ -32,17 +30,6 @@ SUGGESTED_PROMPTS: tuple[tuple[str, str], ...] = (
     ("Check a support change", "Close the phone line on Saturdays"),
     ("What can you do?", "help"),
 )
-
-
-def citation_button(complaint_id: str) -> dict[str, Any]:
-    """A "View" button for a citation; clicking it opens the full redacted complaint."""
-    return {
-        "type": "button",
-        "text": {"type": "plain_text", "text": "View", "emoji": False},
-        "action_id": f"{CITATION_ACTION}:{complaint_id}"[:_ACTION_ID_MAX],
-        "value": complaint_id[:_VALUE_MAX],
-        "accessibility_label": f"View complaint {complaint_id}"[:75],
-    }
 
 
 def _section(text: str) -> Block:

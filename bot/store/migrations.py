@@ -144,6 +144,17 @@ def m007_sync_state(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m008_answers(db: sqlite_utils.Database) -> None:
+    # The whole checked answer behind a posted reply, for its "Full evidence" view; its text is
+    # the same redacted, neutralised text that was posted.
+    db.execute(
+        """CREATE TABLE answers (
+            channel_id TEXT NOT NULL, message_ts TEXT NOT NULL, response TEXT NOT NULL,
+            created_at TEXT NOT NULL, PRIMARY KEY (channel_id, message_ts))"""
+    )
+
+
 def apply_migrations(db: sqlite_utils.Database) -> None:
     """Bring the schema up to date; a no-op when it already is."""
     migrations.apply(db)

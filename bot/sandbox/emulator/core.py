@@ -1,7 +1,7 @@
-"""SlackEmulator: the HTTP server, call recording, error injection and Web API dispatch.
+"""SlackEmulator: the HTTP server, call recording, error injection and Web API dispatch."""
 
-Each Slack API family lives in its own mixin module; a handler is a method marked
-`@web_api("family.method")`, found when the emulator starts, so adding one touches one file."""
+# Each Slack API family lives in its own mixin module; a handler is a method marked
+# `@web_api("family.method")`, found when the emulator starts, so adding one touches one file.
 
 from __future__ import annotations
 

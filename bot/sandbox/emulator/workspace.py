@@ -1,5 +1,4 @@
-"""Test-side control of the emulated workspace: add users and channels, speak as a human,
-listen for changes and read the resulting state."""
+"""Test-side control of the emulated workspace: people, channels, human messages, state."""
 
 from __future__ import annotations
 
