@@ -74,9 +74,15 @@ def child_import(csv_path: Path, db_path: Path) -> int:
     store = Store(db_path)
     summary = run_import(store, csv_path)
     store.close()
+    import resource
+
+    # worker processes the import starts: wait4 on this process reports only the largest
+    # single process, so their peaks are reported here and added up by the parent
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(json.dumps({"imported": summary.imported, "duplicates": summary.duplicates,
                       "rejected": summary.rejected,
-                      "seconds": time.perf_counter() - started}))
+                      "seconds": time.perf_counter() - started,
+                      "children_peak_mb": children}))
     return 0
 
 
@@ -118,7 +124,9 @@ def run(rows: int, keep: Path | None) -> None:
         emit("ingest.run_import.in_process_seconds", result["seconds"])
         emit("ingest.run_import.rows_per_s", round(result["imported"] / ours.seconds))
         emit("ingest.run_import.cpu_seconds", ours.cpu_seconds)
-        emit("ingest.run_import.peak_mb", round(ours.peak_mb, 1))
+        # an upper bound: the import's own peak plus its largest worker's, as if they coincided
+        ours_peak = ours.peak_mb + result.get("children_peak_mb", 0.0)
+        emit("ingest.run_import.peak_mb", round(ours_peak, 1))
         emit("ingest.run_import.db_mb", round(ours_db.stat().st_size / 2**20, 1))
 
         # --- sqlite-utils: insert the CSV, then build an FTS5 index on text -----------------
@@ -154,7 +162,7 @@ def run(rows: int, keep: Path | None) -> None:
              ratio(ours.cpu_seconds, insert.cpu_seconds + fts.cpu_seconds))
         emit("ingest.target.rows_per_s_ratio_min", 1.0)
         emit("ingest.target.peak_mb", TARGET_PEAK_MB)
-        emit("ingest.run_import.peak_over_target", ours.peak_mb / TARGET_PEAK_MB)
+        emit("ingest.run_import.peak_over_target", ours_peak / TARGET_PEAK_MB)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import codecs
 import csv
-import email.utils
 import hashlib
 import html
 import json
 import re
+import warnings
 from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -16,6 +16,8 @@ from datetime import UTC, datetime, tzinfo
 from functools import lru_cache
 from pathlib import Path
 from typing import BinaryIO, Literal
+
+import dateutil.parser
 
 from bot.errors import IngestError
 from bot.models import Complaint
@@ -169,7 +171,6 @@ _US_DATE = re.compile(
 _YMD_SLASH = re.compile(r"(\d{4})/(\d{1,2})/(\d{1,2})(?:[ T]+(\d{1,2}):(\d{2})(?::(\d{2}))?)?")
 _DE_DATE = re.compile(r"(\d{1,2})\.(\d{1,2})\.(\d{4})(?:[ ,]+(\d{1,2}):(\d{2})(?::(\d{2}))?)?")
 _EPOCH = re.compile(r"\d+(?:\.\d+)?")
-_NAMED_MONTH_FORMATS = ("%b %d, %Y", "%B %d, %Y", "%d %b %Y", "%d %B %Y", "%b %d %Y", "%B %d %Y")
 
 
 def _from_epoch(value: float) -> datetime | None:
@@ -212,16 +213,25 @@ def _parse_naive_or_aware(s: str) -> datetime | None:
             y, mo, d = (int(m[i]) for i in order)
             return datetime(y, mo, d, int(m[4] or 0), int(m[5] or 0), int(m[6] or 0))
     if any(c.isalpha() for c in s):
-        try:
-            return email.utils.parsedate_to_datetime(s)  # RFC 2822
-        except (TypeError, ValueError, IndexError):
-            pass
-        for fmt in _NAMED_MONTH_FORMATS:
-            try:
-                return datetime.strptime(s, fmt)
-            except ValueError:
-                continue
+        return _parse_words(s)
     return None
+
+
+# two far-apart defaults: a part of the date the text leaves out comes out different
+_DEFAULTS = (datetime(2001, 1, 1), datetime(2002, 2, 2))
+
+
+def _parse_words(s: str) -> datetime | None:
+    """Dates written with words (RFC 2822, "Mar 5, 2024", "5 March 2024"): only when the text
+    states year, month and day, and names no zone dateutil does not know."""
+    try:
+        with warnings.catch_warnings():
+            # an unknown zone name would otherwise be dropped silently, shifting the time
+            warnings.simplefilter("error", dateutil.parser.UnknownTimezoneWarning)
+            first, second = (dateutil.parser.parse(s, default=d) for d in _DEFAULTS)
+    except (ValueError, OverflowError, TypeError, dateutil.parser.UnknownTimezoneWarning):
+        return None
+    return first if first == second else None
 
 
 def parse_date(value: object, default_tz: tzinfo = UTC) -> datetime | None:
@@ -244,6 +254,7 @@ def parse_date(value: object, default_tz: tzinfo = UTC) -> datetime | None:
 
 
 _CONTROL = {c: None for c in (*range(0, 9), 11, 12, *range(14, 32), 127)}
+_CONTROL_CHAR = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _PARA_BREAK = re.compile(r"\n\s*\n")
 _HTML_TAG = re.compile(
     r"</?(?:p|br|div|span|b|i|u|a|em|strong|ul|ol|li|h[1-6]|blockquote|pre|code|img)\b[^<>]*>",
@@ -258,8 +269,14 @@ def clean_text(text: str) -> str:
     if "<" in text and _HTML_TAG.search(text):
         # Intercom and some help desks export HTML bodies; quote the words, not the markup
         text = html.unescape(_HTML_TAG.sub("", _HTML_BREAK.sub("\n\n", text)))
-    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u2029", "\n\n")
-    text = text.translate(_CONTROL)
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if "\u2029" in text:
+        text = text.replace("\u2029", "\n\n")
+    if _CONTROL_CHAR.search(text):
+        text = text.translate(_CONTROL)
+    if "\n" not in text:
+        return " ".join(text.split())  # one paragraph, nearly every row: no split needed
     paragraphs = (" ".join(p.split()) for p in _PARA_BREAK.split(text))
     return "\n\n".join(p for p in paragraphs if p)
 
@@ -354,8 +371,9 @@ def _build(
     extra: dict[str, object] | None = None,
 ) -> Complaint | str:
     """One record's field values (field → (column, value)) → a Complaint, or why not."""
-    got = {field: _as_str(v) for field, (_, v) in values.items() if v is not None}
-    if any(_SURROGATE.search(v) for v in got.values()):
+    got = {field: v if type(v) is str else _as_str(v)
+           for field, (_, v) in values.items() if v is not None}
+    if _SURROGATE.search("".join(got.values())):
         # undecodable bytes (surrogate-escaped) or a lone \ud800 JSON escape: not storable text
         return "invalid UTF-8"
     text = clean_text(got.get("text", ""))
@@ -390,10 +408,13 @@ def _build(
     )
 
 
+_LINK = re.compile(r"https?://[^\s<>|\x00-\x1f]{1,2000}")
+
+
 def _url(value: str) -> str:
     # only links a reader can follow; anything else (javascript:, mailto:, junk) is dropped
     value = value.strip()
-    if re.fullmatch(r"https?://[^\s<>|\x00-\x1f]{1,2000}", value):
+    if value and _LINK.fullmatch(value):
         return value
     return ""
 
@@ -481,12 +502,19 @@ class _Feed:
         return text.rstrip("\r\n")
 
 
+_DELIMITERS = ",\t;|"
+
+
 def _delimiter(first_line: bytes, hint: str | None) -> str:
     if hint:
         return hint
-    counts = {d: first_line.count(d.encode()) for d in (",", "\t", ";", "|")}
-    best = max(counts, key=lambda d: counts[d])
-    return best if counts[best] else ","
+    header = first_line.decode("utf-8", "replace").lstrip("\ufeff").rstrip("\r\n")
+    try:
+        return csv.Sniffer().sniff(header, delimiters=_DELIMITERS).delimiter
+    except csv.Error:  # one column, or no pattern the sniffer trusts: the most frequent wins
+        counts = {d: header.count(d) for d in _DELIMITERS}
+        best = max(counts, key=lambda d: counts[d])
+        return best if counts[best] else ","
 
 
 def _csv_columns(

@@ -404,20 +404,63 @@ class Retriever:
         return picked
 
 
-def index_vectors(store: Store, embedder: Embedder, *, batch: int = 2000) -> int:
-    """Compute the missing complaint vectors; returns how many were added."""
+def index_vectors(
+    store: Store, embedder: Embedder, *, batch: int = 2000,
+    progress: Callable[[int], None] | None = None, stop: threading.Event | None = None,
+) -> int:
+    """Compute the missing complaint vectors; returns how many were added. `progress` gets the
+    running total after each batch; a set `stop` ends the work after the current batch."""
     from bot.embedding import to_blob
 
     complaints = ComplaintStore(store)
     total = 0
-    while True:
+    while stop is None or not stop.is_set():
         rows = complaints.missing_vectors(batch)
         if not rows:
-            return total
+            break
         vectors = embedder.encode([t for _, t in rows])
         complaints.put_vectors([(rid, to_blob(v)) for (rid, _), v in zip(rows, vectors,
                                                                          strict=True)])
         total += len(rows)
+        if progress is not None:
+            progress(total)
+    return total
 
 
-__all__ = ["FtsHit", "Retrieval", "Retriever", "index_vectors", "query_terms"]
+class VectorBuilder:
+    """Builds the missing vectors on a daemon thread, so an import returns as soon as its rows
+    are searchable. Until a row has its vector, the retriever ranks it lexically and encodes
+    it on the fly when it is a lexical candidate (Retriever._add_semantic)."""
+
+    def __init__(self, store: Store, embedder: Embedder, *, batch: int = 2000) -> None:
+        self.store, self.embedder, self.batch = store, embedder, batch
+        self.added = 0
+        self.error: BaseException | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="vector-builder", daemon=True)
+
+    def start(self) -> VectorBuilder:
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        try:
+            self.added = index_vectors(self.store, self.embedder, batch=self.batch,
+                                       stop=self._stop)
+        except Exception as exc:  # the bot keeps answering lexically; say why in the log
+            self.error = exc
+            log.warning("background vector build stopped: %s", exc)
+
+    def stop(self, timeout: float | None = None) -> None:
+        self._stop.set()
+        self.wait(timeout)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """True when the build has finished (or was never started)."""
+        if self._thread.ident is None:
+            return True
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+
+__all__ = ["FtsHit", "Retrieval", "Retriever", "VectorBuilder", "index_vectors", "query_terms"]
