@@ -77,16 +77,22 @@ def proposal_clause(proposal: str) -> str:
     return f"you go ahead with “{flat}”"
 
 
+GROUP_DISCOUNT = 0.15  # weight of a theme's 2nd best complaint; the 3rd gets its square …
+
+
+def _group_weight(group: Sequence[ScoredComplaint]) -> float:
+    scores = sorted((h.score for h in group), reverse=True)
+    return sum(score * GROUP_DISCOUNT ** i for i, score in enumerate(scores))
+
+
 def group_by_theme(hits: Sequence[ScoredComplaint]) -> list[list[ScoredComplaint]]:
-    """Themes ordered by their best complaint (volume lives in the facts, not in this order);
+    """Themes ordered by their complaints' scores, each one counting half the one before: the
+    best complaint leads, but a theme several complaints bear on outranks a lone one;
     each group best complaint first."""
     groups: dict[str, list[ScoredComplaint]] = {}
     for hit in hits:
         groups.setdefault(hit.complaint.theme, []).append(hit)
-    ordered = sorted(
-        groups.values(),
-        key=lambda g: (-max(h.score for h in g), -sum(h.score for h in g), g[0].complaint.id),
-    )
+    ordered = sorted(groups.values(), key=lambda g: (-_group_weight(g), g[0].complaint.id))
     return [sorted(g, key=lambda h: (-h.score, h.complaint.id)) for g in ordered]
 
 

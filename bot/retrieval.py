@@ -88,8 +88,6 @@ MATCHED_MIN = 2  # one shared word ("stand" in "standard") is a coincidence, two
 RRF_K = 60  # reciprocal-rank fusion constant (Cormack et al. 2009); damps the top ranks' lead
 COVERAGE_BOOST = 0.5  # how much a passage holding all the proposal's words lifts a candidate
 PASSAGE_POOL = 200  # candidates whose best passage is scored, by their first-pass fused rank
-PASSAGE_RERANK = 30  # head of the fused list re-ordered by the best passage's cosine
-PASSAGE_RERANK_WEIGHT = 0.4
 
 
 def is_relevant(
@@ -239,33 +237,10 @@ class Retriever:
         for rank, cand in enumerate(ranked):
             cand.ranks["passage"] = rank
         self._fuse(pool)
-        scored = self._rerank_by_passage(text, self._score(pool, until))
+        scored = self._score(pool, until)
         hits_out = self._diversify(scored, limit, self.diversity) if diverse else scored[:limit]
         return Retrieval(hits_out, len(candidates), since, until, terms, expansion,
                          semantic_available=self.embedder is not None)
-
-    def _rerank_by_passage(
-        self, text: str, scored: list[ScoredComplaint]
-    ) -> list[ScoredComplaint]:
-        """The head of the list re-ordered by how close its best passage is to the proposal:
-        a long letter's average meaning is diluted, the sentences that bear are not."""
-        if self.embedder is None or not scored or PASSAGE_RERANK_WEIGHT <= 0:
-            return scored
-        head, tail = scored[:PASSAGE_RERANK], scored[PASSAGE_RERANK:]
-        query = self.embedder.encode([text])[0]
-        passages = self.embedder.encode([h.passage or h.complaint.text[:300] for h in head])
-        top = head[0].score or 1.0
-        a = PASSAGE_RERANK_WEIGHT
-        mixed = [
-            h.model_copy(update={"score": round((1 - a) * h.score / top + a * float(v @ query), 6)})
-            for h, v in zip(head, passages, strict=True)
-        ]
-        mixed.sort(key=lambda h: (-h.score, h.complaint.id))
-        floor = min((h.score for h in mixed), default=0.0)
-        # the tail keeps its order below the head
-        tail = [h.model_copy(update={"score": round(min(floor, h.score / top) - 1e-6, 6)})
-                for h in tail]
-        return mixed + tail
 
     def _idf(self, terms: list[str]) -> dict[str, float]:
         """Query stem -> inverse document frequency over the whole store."""
