@@ -76,8 +76,8 @@ def child_import(csv_path: Path, db_path: Path) -> int:
     store.close()
     import resource
 
-    # worker processes the import starts: wait4 on this process reports only the largest
-    # single process, so their peaks are reported here and added up by the parent
+    # any process the import starts: wait4 on this process reports only the largest single
+    # process of the tree, so their peak is reported here and added up by the parent
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(json.dumps({"imported": summary.imported, "duplicates": summary.duplicates,
                       "rejected": summary.rejected,
