@@ -73,10 +73,17 @@ def load_labels(corpus: str, with_old: bool) -> list[Label]:
     for p in proposals:
         if p["corpus"] != corpus:
             continue
-        judged = json.loads((DEV / "judgments" / f"{p['id']}.json").read_text(encoding="utf-8"))
-        pool = DEV / "pools" / f"{p['id']}.jsonl"
-        ids = {json.loads(line)["id"] for line in pool.read_text(encoding="utf-8").splitlines()}
-        labels.append(Label(p["id"], p["proposal"], p["split"], set(judged["relevant"]), ids))
+        relevant: set[str] = set()
+        ids: set[str] = set()
+        for rnd in ("", "2"):  # both pooling rounds (bench/dev/README.md)
+            judged = DEV / f"judgments{rnd}" / f"{p['id']}.json"
+            pool = DEV / f"pools{rnd}" / f"{p['id']}.jsonl"
+            if not judged.exists():
+                continue
+            relevant |= set(json.loads(judged.read_text(encoding="utf-8"))["relevant"])
+            ids |= {json.loads(line)["id"]
+                    for line in pool.read_text(encoding="utf-8").splitlines()}
+        labels.append(Label(p["id"], p["proposal"], p["split"], relevant, ids))
     if with_old:
         for i, item in enumerate(json.loads(OLD_LABELS[corpus].read_text(encoding="utf-8"))):
             labels.append(Label(f"{corpus}-old{i:02d}", item["proposal"], "tune",
