@@ -258,9 +258,9 @@ def test_open_challenges_only_this_channel_and_not_addressed(db: Store) -> None:
 
 def test_at_most_five_open_challenges(db: Store) -> None:
     FeedbackStore(db).record_challenges(
-        "C1", "100.1", "100.0", _response(*(f"Question {i}?" for i in range(4))))
+        "C1", "100.1", "100.0", _response(*(f"Question {i}?" for i in range(3))))
     FeedbackStore(db).record_challenges(
-        "C1", "100.2", "100.0", _response(*(f"Question {i}?" for i in range(2, 6))))
+        "C1", "100.2", "100.0", _response(*(f"Question {i}?" for i in range(3, 6))))
     assert len(writer_for(db).build("C1").open_challenges) == 5
 
 

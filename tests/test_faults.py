@@ -505,19 +505,28 @@ def _assert_consistent(db: Path) -> int:
         return kept
 
 
-def _wal_grew(db: Path) -> bool:
-    wal = Path(str(db) + "-wal")
-    return wal.exists() and wal.stat().st_size > 1 << 20
+def _schema_ready(db: Path) -> bool:
+    """The import has migrated the file and is about to write (its one transaction follows)."""
+    if not db.exists():
+        return False
+    try:
+        with closing(sqlite3.connect(db, timeout=0.1)) as conn:
+            return conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'answers'"
+                                ).fetchone()[0] == 1
+    except sqlite3.Error:
+        return False
 
 
 def test_kill_9_during_a_first_import_leaves_an_empty_consistent_store(tmp_path: Path) -> None:
     # Into an empty store the import is one transaction (indexes built at the end): a kill
     # leaves the store as it was, indexes included, and the re-run imports everything.
-    n = 40_000
+    # Killed as soon as the schema exists: the one transaction of 100k rows takes seconds, so the
+    # kill lands before its commit (or before it begins, which must leave the same empty store).
+    n = 100_000
     path = write_csv(tmp_path / "big.csv", generated_rows(n, prefix="K"))
     db = tmp_path / "killed.db"
     cmd = _import_cmd(path, db)
-    _kill_mid_import(cmd, tmp_path, db, lambda: _wal_grew(db))
+    _kill_mid_import(cmd, tmp_path, db, lambda: _schema_ready(db))
     assert _assert_consistent(db) == 0
     again = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=120,
                            env=subprocess_env(db))
@@ -533,7 +542,8 @@ def test_kill_9_during_import_leaves_a_consistent_resumable_store(tmp_path: Path
     seed = write_csv(tmp_path / "seed.csv", generated_rows(100, prefix="S"))
     subprocess.run(_import_cmd(seed, db), cwd=tmp_path, check=True, capture_output=True,
                    timeout=120, env=subprocess_env(db))
-    n = 40_000
+    # Large enough that the import commits several times before it is done.
+    n = 200_000
     path = write_csv(tmp_path / "big.csv", generated_rows(n, prefix="K"))
     cmd = _import_cmd(path, db)
     _kill_mid_import(cmd, tmp_path, db, lambda: _count(db) > 100)

@@ -285,6 +285,9 @@ def test_challenges_exact_structure() -> None:
     for i, actions in ((1, blocks[2]), (2, blocks[4])):
         assert actions["block_id"] == f"chair_challenge_{i}"
         buttons = actions["elements"]
+        view = buttons.pop()  # the lead citation's View button closes the row
+        assert view["action_id"] == f"chair_view_complaint:{'C-101' if i == 1 else 'C-103'}"
+        assert view["text"]["text"] == f"View {'C-101' if i == 1 else 'C-103'}"
         assert [b["action_id"] for b in buttons] == [
             ACTION_ADDRESSED, ACTION_NOT_RELEVANT, ACTION_VOTE_UP, ACTION_VOTE_DOWN,
         ]
@@ -361,10 +364,9 @@ def test_full_evidence_lists_citations_deduplicated_and_capped() -> None:
         citations=[citation(f"C-{n}", f"quote {n}") for n in range(1, 6)],
     )
     blocks = format_evidence(resp)
-    listed = next(b["text"]["text"] for b in blocks
-                  if b["type"] == "section" and b["text"]["text"].startswith("• "))
-    assert [line.split("`")[1] for line in listed.splitlines()] == [
-        "C-1", "C-2", "C-3", "C-4", "C-5"]
+    listed = [b for b in blocks if b.get("accessory")]
+    assert [b["text"]["text"].split("`")[1] for b in listed] == ["C-1", "C-2", "C-3", "C-4", "C-5"]
+    assert [b["accessory"]["value"] for b in listed] == ["C-1", "C-2", "C-3", "C-4", "C-5"]
 
 
 def test_long_quote_is_shortened_with_ellipsis() -> None:
