@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from bot.importer import ImportSummary
     from bot.llm import LLMClient
     from bot.models import Schedule
+    from bot.retrieval import VectorBuilder
     from bot.scheduler import BriefScheduler
     from bot.service import ChairService
 
@@ -257,6 +258,16 @@ class _CountingEmbedder:
         self._done += len(texts)
         self._progress(self._done)
         return out
+
+
+def start_vector_builder(components: Components) -> VectorBuilder | None:
+    """`serve`: vectors for rows imported without them are built on a background thread while
+    the bot already answers (lexically for those rows until then)."""
+    if components.embedder is None:
+        return None
+    from bot.retrieval import VectorBuilder
+
+    return VectorBuilder(components.store, components.embedder).start()
 
 
 def missing_vectors(components: Components) -> int:

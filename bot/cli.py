@@ -63,6 +63,7 @@ DbOption = Annotated[
 
 
 ALL_TIME_DAYS = 365 * 100
+VECTOR_NOTE_ROWS = 5000  # below this the one-off vector build is too quick to mention
 
 
 def _settings() -> Settings:
@@ -155,8 +156,11 @@ def import_cmd(
                            "(for sample data).")
     ] = False,
     vectors: Annotated[
-        bool, typer.Option("--vectors/--no-vectors", help="Compute semantic vectors now.")
-    ] = True,
+        bool, typer.Option("--vectors/--no-vectors",
+                           help="Also build the semantic vectors before returning (default: "
+                                "later: serve builds them in the background, ask and search "
+                                "on first use; the rows are searchable at once).")
+    ] = False,
 ) -> None:
     """Import complaints; prints imported / duplicates skipped / rejected."""
     from bot.app import load_complaints, setup
@@ -206,6 +210,7 @@ def search(
     settings = _settings()
     components = setup(settings, db, create=False)
     _note_stale(components, settings.window_days)
+    _vectors_first(components)
     # Best first by score: theme diversity is for the bot's challenges, not for this listing.
     result = components.retriever.search(text, limit=limit, since_days=since or ALL_TIME_DAYS,
                                          diverse=False)
@@ -331,12 +336,29 @@ def ask(
     settings = _settings()
     if window_days is not None:
         settings = settings.model_copy(update={"window_days": window_days})
-    service = setup(settings, db, create=False).service
+    components = setup(settings, db, create=False)
+    _vectors_first(components)
+    service = components.service
     response = service.challenge(proposal)
     if as_json:
         typer.echo(response.model_dump_json(indent=2))
         return
     typer.echo(render_response(response))
+
+
+def _vectors_first(components: Components) -> None:
+    """Rows imported without vectors get them once, before the first answer that needs them
+    (serve builds them in the background instead)."""
+    from bot.app import build_vectors, missing_vectors
+
+    if components.embedder is None:
+        return
+    todo = missing_vectors(components)
+    if not todo:
+        return
+    if todo >= VECTOR_NOTE_ROWS:
+        typer.echo(f"building semantic vectors for {todo:,} complaints (once)…", err=True)
+    build_vectors(components)
 
 
 def _note_stale(components: Components, window_days: int) -> None:
@@ -520,7 +542,7 @@ def serve(
     port: Annotated[int | None, typer.Option(help="HTTP mode: port.")] = None,
 ) -> None:
     """Run the bot: Socket Mode when SLACK_APP_TOKEN is set, else HTTP on /slack/events."""
-    from bot.app import health, setup
+    from bot.app import health, setup, start_vector_builder
     from bot.logs import configure_logging
     from bot.slack.server import HttpServer
 
@@ -532,6 +554,7 @@ def serve(
     from bot.sync import schedule_syncs
 
     schedule_syncs(components.scheduler, settings, components.store)
+    start_vector_builder(components)
     if settings.socket_mode:
         typer.echo("Empty Chair connecting to Slack in Socket Mode…", err=True)
         _serve_socket_mode(components, db)

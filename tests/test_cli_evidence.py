@@ -60,3 +60,26 @@ def test_old_data_is_named_stale_by_import_search_and_ask(tmp_path: Path) -> Non
     wider = run_cli(tmp_path, db, "ask", "Charge a late fee the day after the due date",
                     "--window-days", "5000")
     assert "A1" in wider.stdout or "A2" in wider.stdout
+
+
+def test_import_returns_searchable_and_the_first_search_builds_the_vectors(
+    tmp_path: Path,
+) -> None:
+    import sqlite3
+    from contextlib import closing
+
+    from tests.conftest import SAMPLE_CSV
+
+    db = tmp_path / "x.db"
+    imported = run_cli(tmp_path, db, "import", str(SAMPLE_CSV), "--rebase-dates")
+    assert imported.returncode == 0, imported.stderr
+
+    def counts() -> tuple[int, int]:
+        with closing(sqlite3.connect(db)) as conn:
+            return (conn.execute("SELECT count(*) FROM complaints").fetchone()[0],
+                    conn.execute("SELECT count(*) FROM complaint_vectors").fetchone()[0])
+
+    assert counts() == (400, 0)  # searchable at once: FTS is built with the rows
+    found = run_cli(tmp_path, db, "search", "return window", "--json")
+    assert found.returncode == 0 and '"SC-' in found.stdout
+    assert counts() == (400, 400)
