@@ -30,6 +30,7 @@ FUSION_WEIGHTS = {
     "lexical": 1.0, "passage": 0.3, "semantic": 0.6, "expansion": 0.3, "amount": 0.5,
 }
 CANDIDATES = 300
+MATCH_BUDGET = 30_000  # rows FTS5 may score for one OR query (see Retriever._within_budget)
 SEARCH_SLOTS = 1  # searches run at once per process (see Retriever.__init__)
 
 
@@ -206,12 +207,12 @@ class Retriever:
                     cand.complaint = found.get(rid)
 
         if terms:
-            hits = self.complaints.fts(fts_or_query(terms), since=since, limit=CANDIDATES,
-                                       audience=audience)
+            hits = self.complaints.fts(fts_or_query(self._within_budget(terms)), since=since,
+                                       limit=CANDIDATES, audience=audience)
             add("lexical", [h.rowid for h in hits], {h.rowid: h.complaint for h in hits})
         if expansion:
-            hits = self.complaints.fts(fts_or_query(expansion), since=since,
-                                       limit=CANDIDATES // 2, audience=audience)
+            hits = self.complaints.fts(fts_or_query(self._within_budget(expansion)),
+                                       since=since, limit=CANDIDATES // 2, audience=audience)
             add("expansion", [h.rowid for h in hits], {h.rowid: h.complaint for h in hits})
         amounts = amount_phrases(text)
         if amounts:
@@ -241,6 +242,25 @@ class Retriever:
         hits_out = self._diversify(scored, limit, self.diversity) if diverse else scored[:limit]
         return Retrieval(hits_out, len(candidates), since, until, terms, expansion,
                          semantic_available=self.embedder is not None)
+
+    def _within_budget(self, terms: list[str]) -> list[str]:
+        """The terms to OR, rarest kept first, so BM25 scores at most about MATCH_BUDGET rows.
+
+        FTS5 scores every row that matches any OR'd term before it can keep the best few; in a
+        large store a common word ("order", "account") matches a large share of it while adding
+        almost nothing to the ranking (its IDF is near zero). Small stores are never pruned."""
+        total, freqs = self.complaints.doc_freqs(sorted({stem(t) for t in terms}))
+        if sum(freqs.values()) <= MATCH_BUDGET:
+            return terms
+        kept: list[str] = []
+        matches = 0
+        for term in sorted(terms, key=lambda t: freqs.get(stem(t), 0)):
+            n = freqs.get(stem(term), 0)
+            if kept and matches + n > MATCH_BUDGET:
+                break
+            kept.append(term)
+            matches += n
+        return [t for t in terms if t in kept]  # in the proposal's order
 
     def _idf(self, terms: list[str]) -> dict[str, float]:
         """Query stem -> inverse document frequency over the whole store."""
