@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.config import Settings
 from bot.errors import EmptyChairError
+from bot.foreground import Foreground
 from bot.retrieval import Retriever
 from bot.store.db import Store
 
@@ -61,10 +62,11 @@ def build_embedder(settings: Settings) -> Embedder | None:
 
 
 def build_retriever(
-    settings: Settings, store: Store, embedder: Embedder | None = None
+    settings: Settings, store: Store, embedder: Embedder | None = None,
+    foreground: Foreground | None = None,
 ) -> Retriever:
     return Retriever(store, embedder if embedder is not None else build_embedder(settings),
-                     window_days=settings.window_days)
+                     window_days=settings.window_days, foreground=foreground)
 
 
 def build_llm(settings: Settings) -> LLMClient | None:
@@ -92,6 +94,7 @@ class Components:
     client: WebClient | None = None
     scheduler: BriefScheduler | None = None
     bolt: App | None = field(default=None, repr=False)
+    foreground: Foreground = field(default_factory=Foreground)
 
 
 def setup(
@@ -120,7 +123,8 @@ def setup(
 
     store = build_store(settings, db, create=create)
     embedder = build_embedder(settings)
-    retriever = build_retriever(settings, store, embedder)
+    foreground = Foreground()
+    retriever = build_retriever(settings, store, embedder, foreground)
     llm = build_llm(settings)
     prompts = PromptLibrary(settings.prompts_dir)
     now = clock or (lambda: datetime.now(UTC))
@@ -138,7 +142,8 @@ def setup(
         schedules=ScheduleStore(store),
         briefs=BriefWriter(store, llm=llm, prompts=prompts, clock=now),
     )
-    components = Components(settings, store, retriever, service, embedder)
+    components = Components(settings, store, retriever, service, embedder,
+                            foreground=foreground)
     if slack or scheduler:
         components.client = client or build_web_client(settings)
     if scheduler:
@@ -172,7 +177,8 @@ def build_slack_app(
     try:
         with _quiet_slack_logs():
             return build_bolt_app(components.settings, components.service, client,
-                                  on_schedules_changed=on_schedules_changed)
+                                  on_schedules_changed=on_schedules_changed,
+                                  foreground=components.foreground)
     except OSError as exc:
         raise SlackUnreachable(
             f"cannot reach Slack at {components.settings.slack_api_base_url}: {_one_line(exc)}"

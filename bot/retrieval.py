@@ -20,6 +20,7 @@ from bot.text import content_terms, sentences, stem, words
 
 if TYPE_CHECKING:
     from bot.embedding import Embedder
+    from bot.foreground import Foreground
 
 log = logging.getLogger(__name__)
 
@@ -158,6 +159,7 @@ class Retriever:
         recency_weight: float = 0.1,
         coverage_boost: float = COVERAGE_BOOST,
         diversity: float = 0.98,
+        foreground: Foreground | None = None,
     ) -> None:
         self.complaints = ComplaintStore(store)
         self.embedder = embedder
@@ -166,6 +168,7 @@ class Retriever:
         self.weights = dict(FUSION_WEIGHTS if weights is None else weights)
         self.recency_weight = recency_weight
         self.coverage_boost = coverage_boost
+        self.foreground = foreground
         self.diversity = diversity
         self._cache_lock = threading.Lock()
         # Searches are CPU-bound Python and share one GIL: running several at once makes none
@@ -184,6 +187,8 @@ class Retriever:
     ) -> Retrieval:
         """Best first. `audience` is the Slack conversation asking (None: the CLI, sees all)."""
         with self._search_slot:
+            if self.foreground is not None:
+                self.foreground.wait_quiet()
             return self._search(text, limit=limit, since_days=since_days, diverse=diverse,
                                 audience=audience)
 

@@ -298,6 +298,9 @@ def test_seen_events_are_pruned_to_the_last_week(stack: SandboxStack) -> None:
         stack.driver.event({"type": "app_home_opened", "user": "U0ALICE", "tab": "messages",
                             "channel": "D0ALICE", "event_ts": "1.0"}, event_id=f"Ev0AGE{n}")
     conn = stack.components.store.conn
+    # deliveries are claimed by the listener's own thread, after the ack
+    assert eventually(lambda: conn.execute("SELECT count(*) FROM seen_events").fetchone()[0]
+                      == 8)
     now = datetime.now(UTC)
     ages = {"Ev0AGE0": 30, "Ev0AGE1": 8, "Ev0AGE2": 6, "Ev0AGE3": 0}
     with conn:
@@ -333,6 +336,8 @@ def test_the_service_prunes_for_the_scheduler(stack: SandboxStack) -> None:
     stack.driver.event({"type": "app_home_opened", "user": "U0ALICE", "tab": "messages",
                         "channel": "D0ALICE", "event_ts": "1.0"}, event_id="Ev0OLD")
     conn = stack.components.store.conn
+    assert eventually(lambda: conn.execute("SELECT count(*) FROM seen_events").fetchone()[0]
+                      == 1)
     with conn:
         conn.execute("UPDATE seen_events SET seen_at = ?",
                      [to_iso(datetime.now(UTC) - timedelta(days=9))])

@@ -52,7 +52,8 @@ class SandboxStack:
             self.import_sample()
         assert self.components.bolt is not None
         self.http = HttpServer(self.components.bolt, "127.0.0.1", 0,
-                               health=lambda: health(self.components)).start()
+                               health=lambda: health(self.components),
+                               foreground=self.components.foreground).start()
         self.driver = SlackDriver(self.http.url, SIGNING_SECRET, emulator=self.emulator)
         return self
 

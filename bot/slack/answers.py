@@ -14,6 +14,7 @@ from bot.errors import EmptyChairError
 from bot.formatting import format_challenges, format_error, format_proposal_parent
 from bot.models import ChairResponse
 from bot.slack.chair import chair_of
+from bot.slack.dedup import first_delivery
 from bot.slack.posting import Answer, NotInChannel, post, quietly
 from bot.slack.threads import fetch_thread, strip_mentions, thread_view
 from bot.slack.views import GENERIC_FAILURE, INVITE_HINT, mention_hint
@@ -49,12 +50,18 @@ def on_error(error: Exception, body: dict[str, Any], client: WebClient,
         log.warning("could not tell the user about a failure: %s", exc.response.get("error"))
 
 
-def reported(work: Work) -> Callable[..., None]:
+def reported(work: Work, *, after_acks: bool = False) -> Callable[..., None]:
     """A lazy listener whose exceptions reach on_error: Bolt only logs a lazy listener's
     exception and hands it to no error handler."""
 
     def lazy(body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
         try:
+            chair = chair_of(context)
+            if after_acks and chair.foreground is not None:
+                chair.foreground.wait_quiet()  # the acks of a burst go out before its answers
+            service = chair.service
+            if not first_delivery(context, service.claim_event, service.claim_request):
+                return
             work(body, client, context)
         except Exception as error:
             on_error(error, body, client, context)

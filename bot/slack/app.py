@@ -16,10 +16,11 @@ from slack_sdk.http_retry.builtin_handlers import (
 
 from bot.calendar_feed import AllowList, FeedFetcher
 from bot.config import Settings
+from bot.foreground import Foreground
 from bot.service import ChairService
 from bot.slack import handlers
 from bot.slack.chair import Chair
-from bot.slack.dedup import dedup_middleware
+from bot.slack.dedup import delivery_middleware
 from bot.slack.server import configure_front_door
 
 
@@ -56,6 +57,7 @@ def build_bolt_app(
     client: WebClient | None = None,
     *,
     on_schedules_changed: Callable[[], None] | None = None,
+    foreground: Foreground | None = None,
 ) -> App:
     settings.require_slack()
     app = App(
@@ -74,7 +76,7 @@ def build_bolt_app(
     )
     configure_front_door(app, max_body_bytes=settings.max_body_bytes,
                          signing_secret=settings.slack_signing_secret)
-    app.use(dedup_middleware(service.claim_event, service.claim_request))
+    app.use(delivery_middleware())
     handlers.register(app, Chair(
         service=service,
         default_tz=settings.timezone,
@@ -83,5 +85,6 @@ def build_bolt_app(
         fetch_feed=FeedFetcher(AllowList.parse(settings.calendar_allow_hosts)),
         max_calendars=settings.max_calendars_per_channel,
         bot_admins=frozenset(settings.admin_user_ids),
+        foreground=foreground,
     ))
     return app

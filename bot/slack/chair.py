@@ -9,6 +9,7 @@ from typing import Any, Protocol
 from slack_bolt import BoltContext
 from slack_sdk import WebClient
 
+from bot.foreground import Foreground
 from bot.service import ChairService
 
 _KEY = "empty_chair"
@@ -23,6 +24,7 @@ class Chair:
     fetch_feed: Callable[[str, float], str] | None = None  # None: the calendar's safe default
     max_calendars: int = 3
     bot_admins: frozenset[str] = field(default_factory=frozenset)
+    foreground: Foreground | None = None  # requests being acked; answers start after them
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Chair:
         # Bolt deep-copies context values into each lazy listener's request. These are shared,

@@ -225,8 +225,11 @@ def ignore(ack: Ack) -> None:
     ack()
 
 
-def lazily(app_register: Callable[..., Any], work: Callable[..., None]) -> None:
-    app_register(ack=ack_now, lazy=[reported(work)])
+def lazily(app_register: Callable[..., Any], work: Callable[..., None],
+           answers: bool = False) -> None:
+    """`answers`: the listener searches and writes an answer, so it lets a burst's acks out
+    first; clicks and views are quick and keep their order."""
+    app_register(ack=ack_now, lazy=[reported(work, after_acks=answers)])
 
 
 def register(app: App, chair: Chair) -> None:
@@ -235,16 +238,16 @@ def register(app: App, chair: Chair) -> None:
     app.error(on_error)
     assistant = Assistant(logger=log)
     assistant.thread_started(lazy=[reported(on_assistant_started)])(ack_now)
-    assistant.user_message(lazy=[reported(on_assistant_message)])(ack_now)
+    assistant.user_message(lazy=[reported(on_assistant_message, after_acks=True)])(ack_now)
     assistant.thread_context_changed(ignore_context_change)
     app.assistant(assistant)
-    lazily(app.command(COMMAND), run_command)
-    lazily(app.event("app_mention"), on_mention)
-    lazily(app.shortcut(SHORTCUT), on_shortcut)
+    lazily(app.command(COMMAND), run_command, answers=True)
+    lazily(app.event("app_mention"), on_mention, answers=True)
+    lazily(app.shortcut(SHORTCUT), on_shortcut, answers=True)
     lazily(app.action(VOTE_ACTIONS), on_vote)
     lazily(app.action(CITATION_ACTION_PATTERN), on_view_complaint)
     lazily(app.action(ACTION_EVIDENCE), on_evidence)
     lazily(app.event("app_home_opened"), on_home)
-    lazily(app.event("message", matchers=[wanted_message]), on_message)
+    lazily(app.event("message", matchers=[wanted_message]), on_message, answers=True)
     app.event("message")(ignore)
 

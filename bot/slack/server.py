@@ -12,6 +12,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Iterable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from http import HTTPStatus
 from socketserver import ThreadingMixIn
@@ -20,6 +21,8 @@ from urllib.parse import parse_qsl
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from slack_bolt import App, BoltRequest
+
+from bot.foreground import Foreground
 
 log = logging.getLogger(__name__)
 
@@ -234,8 +237,10 @@ def front_door(app: App, *, max_body_bytes: int | None = None,
 
 def wsgi_app(app: App, health: Callable[[], dict[str, Any]] | None = None, *,
              max_body_bytes: int | None = None, signing_secret: str | None = None,
+             foreground: Foreground | None = None,
              ) -> Callable[..., Any]:
-    """Route /slack/events to Bolt (through the front door) and answer /healthz ourselves."""
+    """Route /slack/events to Bolt (through the front door) and answer /healthz ourselves;
+    `foreground` counts the requests being acknowledged, so answers' searches let them pass."""
     bolt = front_door(app, max_body_bytes=max_body_bytes, signing_secret=signing_secret)
 
     def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -247,7 +252,8 @@ def wsgi_app(app: App, health: Callable[[], dict[str, Any]] | None = None, *,
             return [body]
         if path == EVENTS_PATH:
             started = time.perf_counter()
-            answer = bolt(environ, start_response)
+            with foreground.serving() if foreground is not None else nullcontext():
+                answer = bolt(environ, start_response)
             # Slack's 3 s budget is spent here; the figure is what operators watch under load.
             log.info("slack request acked ms=%.1f", (time.perf_counter() - started) * 1000)
             return answer
@@ -263,9 +269,10 @@ class HttpServer:
     def __init__(self, app: App, host: str = "127.0.0.1", port: int = 0,
                  health: Callable[[], dict[str, Any]] | None = None, *,
                  max_body_bytes: int | None = None,
-                 signing_secret: str | None = None) -> None:
+                 signing_secret: str | None = None,
+                 foreground: Foreground | None = None) -> None:
         application = wsgi_app(app, health, max_body_bytes=max_body_bytes,
-                               signing_secret=signing_secret)
+                               signing_secret=signing_secret, foreground=foreground)
         self.server = make_server(host, port, application,
                                   server_class=_ThreadingWSGIServer, handler_class=_QuietHandler)
         self.thread: threading.Thread | None = None
