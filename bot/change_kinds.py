@@ -61,7 +61,8 @@ KINDS: tuple[ChangeKind, ...] = (
     ),
     ChangeKind(
         "channel_cut", "a channel removed or hours cut",
-        _p(r"\b(?:close|closing|shut|retire|remov\w+|drop|end|only|cap|limit\w*|route|"
+        _p(r"\b(?:phone|line|calls?|chat|email|branch\w*|desk|support|agents?)\b.*\bonly\b|"
+           r"\b(?:close|closing|shut|retire|remov\w+|drop|end|only|cap|limit\w*|route|"
            r"stop \w+ing|no longer)\b.*"
            r"\b(?:phone|line|calls?|chat|email|mail|branch\w*|store|desk|support|weekends?|"
            r"hours|agents?|paper|checks?)\b"),

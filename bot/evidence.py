@@ -8,19 +8,33 @@ from datetime import datetime
 
 from bot.models import ScoredComplaint, TopicFacts
 from bot.store.complaints import ComplaintStore
-from bot.text import stem
+from bot.text import stem, stems
 
 MAX_TOPIC_TERMS = 8  # pairs of 8 words: 28 FTS5 clauses, cheap even at a million rows
 SPLIT_VALUES = 5
 
 
-def topic_terms(terms: Sequence[str]) -> list[str]:
-    """The proposal's content words that can define a topic: no numbers, one per stem."""
-    out: dict[str, str] = {}
+def topic_terms(
+    terms: Sequence[str], group: Sequence[ScoredComplaint] = (), related: Sequence[str] = ()
+) -> list[str]:
+    """The words that define a challenge's topic: the proposal's content words and the related
+    words retrieval found, kept when the cited customers use them ("weekdays" in a proposal,
+    "weekend" and "saturday" in the complaints). No numbers, one word per stem."""
+    proposal: dict[str, str] = {}
     for term in terms:
         if not term.isdigit():
-            out.setdefault(stem(term), term)
-    return list(out.values())[:MAX_TOPIC_TERMS]
+            proposal.setdefault(stem(term), term)
+    if not group:
+        return list(proposal.values())[:MAX_TOPIC_TERMS]
+    used = set().union(*(stems(h.passage or h.complaint.text) for h in group))
+    kept = {s: t for s, t in proposal.items() if s in used}
+    for term in related:
+        s = stem(term)
+        if s in used and not term.isdigit():
+            kept.setdefault(s, term)
+    if len(kept) < 2:  # the customers' words say too little: the proposal's own define it
+        return list(proposal.values())[:MAX_TOPIC_TERMS]
+    return list(kept.values())[:MAX_TOPIC_TERMS]
 
 
 def topic_match(terms: Sequence[str]) -> str | None:
@@ -51,9 +65,10 @@ def topic_facts(
     since: datetime,
     until: datetime,
     audience: str | None = None,
+    related: Sequence[str] = (),
 ) -> TopicFacts:
     theme, sub_theme = topic_of(group)
-    words = topic_terms(terms)
+    words = topic_terms(terms, group, related)
     match = topic_match(words)
     span = until - since
     window_total = store.count_where(since=since, until=until, audience=audience)[""]

@@ -75,7 +75,9 @@ class TopicFacts(BaseModel):
     """Counts over every stored complaint in the window, for the topic one challenge is about.
 
     A complaint bears on the topic when it is filed under the theme (and sub-theme, when set)
-    and its text holds at least two of `terms` (one when there are one or two), stemmed."""
+    and its text holds at least two of `terms` (one when there are one or two), stemmed. The
+    terms are the proposal's words and retrieval's related words that the cited complaints
+    use (the proposal's own when fewer than two of those remain)."""
 
     theme: str
     sub_theme: str = ""

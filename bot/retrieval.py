@@ -89,6 +89,7 @@ COVERAGE_STRONG = 0.66
 MATCHED_MIN = 2  # one shared word ("stand" in "standard") is a coincidence, two are a topic
 RRF_K = 60  # reciprocal-rank fusion constant (Cormack et al. 2009); damps the top ranks' lead
 COVERAGE_BOOST = 0.5  # how much a passage holding all the proposal's words lifts a candidate
+RELATED_WEIGHT = 0.5  # an expansion word in a passage, against a word of the proposal
 PASSAGE_POOL = 200  # candidates whose best passage is scored, by their first-pass fused rank
 
 
@@ -115,18 +116,28 @@ class Passage:
     coverage: float  # matched / number of query stems
 
 
-def best_passage(text: str, query: dict[str, float], window: int = 2) -> Passage:
-    """The `window` consecutive sentences holding the most (IDF-weighted) query stems."""
+def best_passage(
+    text: str, query: dict[str, float], window: int = 2,
+    related: dict[str, float] | None = None,
+) -> Passage:
+    """The `window` consecutive sentences holding the most (IDF-weighted) query stems.
+
+    `related` stems (words retrieval found close to the proposal's: "weekend" for "weekdays")
+    add RELATED_WEIGHT of their IDF to the score, which picks and ranks the passage; the
+    coverage (what the relevance rule reads) counts the proposal's own words only."""
     if not query:
         return Passage("", 0.0, 0, 0.0)
+    related = {s: w for s, w in (related or {}).items() if s not in query}
     parts = sentences(text) or [text]
     stemmed = [{stem(w) for w in words(part)} for part in parts]
     best = Passage(parts[0], -1.0, 0, 0.0)
     for i in range(len(parts)):
-        held = set().union(*stemmed[i: i + window]) & query.keys()
-        score = sum(query[s] for s in held)
+        seen = set().union(*stemmed[i: i + window])
+        held, near = seen & query.keys(), seen & related.keys()
+        score = sum(query[s] for s in held) + RELATED_WEIGHT * sum(related[s] for s in near)
         if score > best.score:
-            best = Passage(" ".join(parts[i: i + window]), score, len(held), len(held) / len(query))
+            best = Passage(" ".join(parts[i: i + window]), score, len(held),
+                           len(held) / len(query))
     return best
 
 
@@ -233,9 +244,11 @@ class Retriever:
         self._fuse(pool)
         pool.sort(key=lambda c: -c.fused)
         idf = self._idf([t for t in terms if not t.isdigit()])
+        related = self._idf(expansion) if RELATED_WEIGHT > 0 else {}
         scored_pool = pool[:PASSAGE_POOL]
         for cand in scored_pool:
-            cand.passage = best_passage(cand.complaint.text, idf)  # type: ignore[union-attr]
+            cand.passage = best_passage(cand.complaint.text, idf,  # type: ignore[union-attr]
+                                        related=related)
         ranked = sorted(
             (c for c in scored_pool if c.passage is not None and c.passage.score > 0),
             key=lambda c: -c.passage.score,  # type: ignore[union-attr]

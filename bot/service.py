@@ -181,7 +181,7 @@ class ChairService:
         facts = {
             g[0].complaint.theme: topic_facts(
                 self.complaints, found.terms, g, since=found.since, until=found.until,
-                audience=audience)
+                audience=audience, related=found.expansion)
             for g in groups
         }
         fallback: str | None = None
