@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
 
+from bot.briefs import change_pct
 from bot.models import ScoredComplaint, TopicFacts
 from bot.store.complaints import ComplaintStore
 from bot.text import stem, stems
@@ -95,7 +96,7 @@ def topic_facts(
         window_total=window_total,
         share_pct=round(100 * matching / window_total, 1) if window_total else 0.0,
         previous=previous,
-        change_pct=round(100 * (matching - previous) / previous, 1) if previous else None,
+        change_pct=change_pct(matching, previous),
         segments=split("segment"),
         severities=split("severity"),
         channels=split("channel"),
