@@ -7,8 +7,11 @@ import json
 import sqlite3
 import sys
 import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -43,57 +46,78 @@ def bm25(conn: sqlite3.Connection, text: str, k: int) -> list[str]:
     return [r[0] for r in cur]
 
 
-def main() -> None:
+@dataclass
+class Corpus:
+    """One corpus, indexed every way the pooling systems need."""
+
+    name: str
+    by_id: dict[str, dict[str, str]]
+    plain: sqlite3.Connection
+    fielded: sqlite3.Connection
+    ids: list[str]
+    vectors: Any
+    retriever: Any
+    embedder: Any
+
+
+def corpora() -> Iterator[Corpus]:
     from bot.embedding import load_embedder
     from bot.importer import run_import
     from bot.retrieval import Retriever, index_vectors
     from bot.store.db import Store
 
-    proposals = json.loads((ROOT / "bench/dev/proposals.json").read_text())
     embedder = load_embedder()
     assert embedder is not None
-    out_dir = ROOT / "bench/dev/pools"
-    out_dir.mkdir(exist_ok=True)
     for name, path in CORPORA.items():
         rows = list(csv.DictReader(path.open(encoding="utf-8")))
-        by_id = {r["id"]: r for r in rows}
-        plain = lexical_index(rows, ())
-        fielded = lexical_index(rows, FIELDS[name])
-        vecs = embedder.encode([r["text"] for r in rows])
-        ids = [r["id"] for r in rows]
         with tempfile.TemporaryDirectory() as tmp:
             link = Path(tmp) / path.name
             link.symlink_to(path.resolve())
             store = Store(Path(tmp) / "x.db")
             run_import(store, link, rebase_to=datetime.now(UTC) if name == "sample" else None)
             index_vectors(store, embedder)
-            retriever = Retriever(store, embedder, window_days=36_500)
-            for p in (p for p in proposals if p["corpus"] == name):
-                text = p["proposal"]
-                q = embedder.encode([text])[0]
-                dense = [ids[i] for i in (-(vecs @ q)).argsort()[:DEPTH]]
-                systems = {
-                    "bm25": bm25(plain, text, DEPTH),
-                    "bm25_fields": bm25(fielded, text, DEPTH),
-                    "hybrid": [
-                        h.complaint.id
-                        for h in retriever.search(text, limit=DEPTH, since_days=36_500).hits
-                    ],
-                    "dense": dense,
-                }
-                pool: dict[str, list[str]] = {}
-                for system, ranked in systems.items():
-                    for cid in ranked:
-                        pool.setdefault(cid, []).append(system)
-                with (out_dir / f"{p['id']}.jsonl").open("w", encoding="utf-8") as fh:
-                    for cid in sorted(pool):
-                        r = by_id[cid]
-                        item = {"id": cid, "systems": pool[cid]}
-                        item.update({f: r.get(f, "") for f in FIELDS[name]})
-                        item["text"] = r["text"]
-                        fh.write(json.dumps(item, ensure_ascii=False) + "\n")
-                print(p["id"], len(pool), flush=True)
+            yield Corpus(name, {r["id"]: r for r in rows}, lexical_index(rows, ()),
+                         lexical_index(rows, FIELDS[name]), [r["id"] for r in rows],
+                         embedder.encode([r["text"] for r in rows]),
+                         Retriever(store, embedder, window_days=36_500), embedder)
             store.close()
+
+
+def dense(corpus: Corpus, text: str, k: int) -> list[str]:
+    q = corpus.embedder.encode([text])[0]
+    return [corpus.ids[i] for i in (-(corpus.vectors @ q)).argsort()[:k]]
+
+
+def write_pool(path: Path, corpus: Corpus, pool: dict[str, list[str]]) -> None:
+    with path.open("w", encoding="utf-8") as fh:
+        for cid in sorted(pool):
+            r = corpus.by_id[cid]
+            item: dict[str, Any] = {"id": cid, "systems": pool[cid]}
+            item.update({f: r.get(f, "") for f in FIELDS[corpus.name]})
+            item["text"] = r["text"]
+            fh.write(json.dumps(item, ensure_ascii=False) + "\n")
+
+
+def main() -> None:
+    proposals = json.loads((ROOT / "bench/dev/proposals.json").read_text())
+    out_dir = ROOT / "bench/dev/pools"
+    out_dir.mkdir(exist_ok=True)
+    for corpus in corpora():
+        for p in (p for p in proposals if p["corpus"] == corpus.name):
+            text = p["proposal"]
+            systems = {
+                "bm25": bm25(corpus.plain, text, DEPTH),
+                "bm25_fields": bm25(corpus.fielded, text, DEPTH),
+                "hybrid": [h.complaint.id for h in
+                           corpus.retriever.search(text, limit=DEPTH, since_days=36_500).hits],
+                "dense": dense(corpus, text, DEPTH),
+            }
+            pool: dict[str, list[str]] = {}
+            for system, ranked in systems.items():
+                for cid in ranked:
+                    pool.setdefault(cid, []).append(system)
+            write_pool(out_dir / f"{p['id']}.jsonl", corpus, pool)
+            print(p["id"], len(pool), flush=True)
 
 
 if __name__ == "__main__":
