@@ -41,7 +41,8 @@ lint: $(VENV)/.lint
 BENCH_FLAGS ?=
 
 bench: $(VENV)/.runtime
-	$(BIN)/python bench/retrieval_quality.py
+	$(BIN)/python bench/retrieval_quality.py --with-old-labels
+	$(BIN)/python bench/answer_quality.py
 	$(BIN)/python bench/retrieval_latency.py $(BENCH_FLAGS)
 	$(BIN)/python bench/ingest.py $(BENCH_FLAGS)
 	$(BIN)/python bench/ack_latency.py $(BENCH_FLAGS)
