@@ -135,6 +135,7 @@ def setup(
         prompts=prompts,
         window_days=settings.window_days,
         token_budget=settings.prompt_token_budget,
+        llm_retrieval=settings.llm_retrieval,
         clock=now,
         complaints=ComplaintStore(store),
         feedback=FeedbackStore(store),

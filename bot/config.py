@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     llm_max_retries: int = Field(2, alias="EMPTYCHAIR_LLM_RETRIES", ge=0, le=10)
     # Cap on the answer's length: without one a small local model can run on for minutes.
     llm_max_tokens: int = Field(900, alias="EMPTYCHAIR_LLM_MAX_TOKENS", ge=64, le=65536)
+    # With an LLM: customers' words for the search and a re-ranked top 50 (two short calls).
+    llm_retrieval: bool = Field(True, alias="EMPTYCHAIR_LLM_RETRIEVAL")
     # Used when the server does not say how large the model's context window is.
     llm_context_tokens: int = Field(8192, alias="EMPTYCHAIR_LLM_CONTEXT_TOKENS", ge=1024)
     prompt_token_budget: int = Field(6000, alias="EMPTYCHAIR_PROMPT_TOKENS", ge=500)

@@ -6,7 +6,7 @@ import logging
 import math
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -29,6 +29,7 @@ SEMANTIC_SCAN_CAP = 20_000  # most recent vectors scanned per query
 # Weight of each ranked list in the fusion (set on the tune half of bench/dev only).
 FUSION_WEIGHTS = {
     "lexical": 1.0, "passage": 0.3, "semantic": 0.6, "expansion": 0.3, "amount": 0.5,
+    "rewrite": 0.6,  # customers' words from an LLM, when one is configured
 }
 CANDIDATES = 300
 MATCH_BUDGET = 30_000  # rows FTS5 may score for one OR query (see Retriever._within_budget)
@@ -195,17 +196,20 @@ class Retriever:
         since_days: int | None = None,
         diverse: bool = True,
         audience: str | None = None,
+        also: Sequence[str] = (),
     ) -> Retrieval:
-        """Best first. `audience` is the Slack conversation asking (None: the CLI, sees all)."""
+        """Best first. `audience` is the Slack conversation asking (None: the CLI, sees all);
+        `also` are more phrases for the same need (customers' words from an LLM): searched as
+        one more ranked list, never counted as the proposal's own words."""
         with self._search_slot:
             if self.foreground is not None:
                 self.foreground.wait_quiet()
             return self._search(text, limit=limit, since_days=since_days, diverse=diverse,
-                                audience=audience)
+                                audience=audience, also=also)
 
     def _search(
         self, text: str, *, limit: int, since_days: int | None, diverse: bool,
-        audience: str | None,
+        audience: str | None, also: Sequence[str] = (),
     ) -> Retrieval:
         until = self.clock()
         since = until - timedelta(days=since_days or self.window_days)
@@ -230,6 +234,11 @@ class Retriever:
             hits = self.complaints.fts(fts_or_query(self._within_budget(expansion)),
                                        since=since, limit=CANDIDATES // 2, audience=audience)
             add("expansion", [h.rowid for h in hits], {h.rowid: h.complaint for h in hits})
+        customers = [t for t in query_terms(" ".join(also)) if t not in terms]
+        if customers:
+            hits = self.complaints.fts(fts_or_query(self._within_budget(customers)),
+                                       since=since, limit=CANDIDATES // 2, audience=audience)
+            add("rewrite", [h.rowid for h in hits], {h.rowid: h.complaint for h in hits})
         amounts = amount_phrases(text)
         if amounts:
             hits = self.complaints.fts(" OR ".join(amounts), since=since, limit=CANDIDATES // 2,

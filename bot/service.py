@@ -17,6 +17,7 @@ from bot.briefs import BriefWriter
 from bot.errors import EmptyChairError, LLMContextError, LLMError, ScheduleError
 from bot.evidence import topic_facts
 from bot.llm import LLMClient
+from bot.llm_retrieval import RERANK_DEPTH, rerank, rewrite
 from bot.models import (
     VERDICT_LABELS,
     Brief,
@@ -123,6 +124,7 @@ class ChairService:
         window_days: int = 90,
         token_budget: int = 6000,
         clock: Callable[[], datetime] | None = None,
+        llm_retrieval: bool = False,
         complaints: ComplaintStore | None = None,
         feedback: FeedbackStore | None = None,
         events: EventLog | None = None,
@@ -137,6 +139,7 @@ class ChairService:
         self.prompts = prompts
         self.window_days = window_days
         self.token_budget = token_budget
+        self.llm_retrieval = llm_retrieval
         self.clock = clock or (lambda: datetime.now(UTC))
         self.complaints = complaints or ComplaintStore(store)
         self.feedback = feedback or FeedbackStore(store)
@@ -158,10 +161,17 @@ class ChairService:
                                   "window from 30 to 14 days`.")
         context = redact(context or "")
         started = time.perf_counter()
-        found = self.retriever.search(
-            proposal if not context else f"{proposal}\n{context[-1500:]}",
-            limit=RETRIEVE, since_days=self.window_days, audience=audience,
-        )
+        query = proposal if not context else f"{proposal}\n{context[-1500:]}"
+        if self.llm is not None and self.llm_retrieval:
+            # The model writes the customers' words for the search and re-orders the top 50;
+            # every failure leaves the offline retrieval as it is.
+            found = self.retriever.search(
+                query, limit=RERANK_DEPTH, diverse=False, since_days=self.window_days,
+                audience=audience, also=rewrite(self.llm, self.prompts, proposal))
+            found.hits = rerank(self.llm, self.prompts, proposal, found.hits)[:RETRIEVE]
+        else:
+            found = self.retriever.search(query, limit=RETRIEVE, since_days=self.window_days,
+                                          audience=audience)
         # A complaint that gives orders to a bot is spam aimed at us, not a customer's voice.
         relevant = [h for h in found.relevant if not looks_like_instructions(h.complaint.text)]
         window_total = self.complaints.count_where(

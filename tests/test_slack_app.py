@@ -143,7 +143,10 @@ def test_acks_never_wait_behind_answers_in_progress(tmp_path: Path, llm: FakeLLM
         statuses = [stack.driver.slash_command(PROPOSAL, channel=CHANNEL, user=u).status
                     for u in users]
         assert statuses == [200] * 8
-        assert eventually(lambda: len(llm.requests) == 8, timeout=20)
+        # the answer calls, after each answer's retrieval calls (rewrite, re-rank)
+        assert eventually(lambda: sum(r.get("response_format", {}).get("json_schema", {})
+                                      .get("name") == "challenges" for r in llm.requests) == 8,
+                          timeout=20)
         release.set()
         stack.emulator.wait_for("chat.postMessage", 16, timeout=30)
         parents = [m for m in stack.emulator.messages(CHANNEL) if "thread_ts" not in m

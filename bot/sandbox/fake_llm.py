@@ -49,6 +49,18 @@ class Reply:
         return json.dumps(self.content)
 
 
+def _schema_name(body: dict[str, Any]) -> str:
+    fmt = body.get("response_format") or {}
+    if isinstance(fmt, dict) and isinstance(fmt.get("json_schema"), dict):
+        return str(fmt["json_schema"].get("name", ""))
+    for message in body.get("messages") or []:  # json_object mode: the schema is in the prompt
+        content = str(message.get("content", "")) if isinstance(message, dict) else ""
+        for name in ("query_rewrite", "rerank"):
+            if f'"title": "{"QueryRewrite" if name == "query_rewrite" else "Rerank"}"' in content:
+                return name
+    return ""
+
+
 def no_scripted_reply(body: dict[str, Any]) -> Reply:
     return Reply(status=500, error_message="no scripted reply")
 
@@ -280,6 +292,12 @@ class FakeLLMServer:
         ollama_show: dict[str, Any] | None = None,
     ) -> None:
         self.responder = responder
+        # Retrieval's calls by schema name, answered apart from the script: by default "no
+        # help" (no phrases, no ranking), so a scripted answer always reaches the answer call.
+        self.side_replies: dict[str, Reply] = {
+            "query_rewrite": Reply(content={"queries": []}),
+            "rerank": Reply(content={"ids": []}),
+        }
         self.json_mode_only = json_mode_only
         self.model = model
         self.n_ctx = n_ctx
@@ -389,7 +407,11 @@ class FakeLLMServer:
             self._headers.append({k.lower(): v for k, v in headers.items()})
 
     def _next_reply(self, body: dict[str, Any]) -> Reply:
+        name = _schema_name(body)
         with self._lock:
+            if name in self.side_replies:
+                # retrieval's own calls (rewrite, re-rank) never take a scripted answer
+                return self.side_replies[name]
             if self._queue:
                 return self._queue.popleft()
             responder = self.responder
