@@ -9,7 +9,6 @@ import re
 import sys
 import tempfile
 import time
-import traceback
 from pathlib import Path
 from typing import Any
 
@@ -150,12 +149,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", choices=sorted(CORPORA), help="run one corpus")
     parser.add_argument("--verbose", action="store_true", help="one line per proposal")
     args = parser.parse_args(argv)
-    try:
-        run(args.only, args.verbose)
-    except Exception as exc:  # a benchmark reports, it does not fail the build
-        emit("error", f"{type(exc).__name__}: {exc}")
-        traceback.print_exc(file=sys.stderr)
-    return 0
+    from common import run_reported
+
+    return run_reported("answers", lambda: run(args.only, args.verbose))
 
 
 if __name__ == "__main__":

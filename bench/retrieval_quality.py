@@ -8,7 +8,6 @@ import sqlite3
 import sys
 import tempfile
 import time
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -234,12 +233,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="add the pre-dev-set labels to the tune half")
     parser.add_argument("--verbose", action="store_true", help="per-proposal lines too")
     args = parser.parse_args(argv)
-    try:
-        run(args.only, args.with_old_labels, args.verbose)
-    except Exception as exc:  # a benchmark reports, it does not fail the build
-        emit("error", f"{type(exc).__name__}: {exc}")
-        traceback.print_exc(file=sys.stderr)
-    return 0
+    sys.path.insert(0, str(ROOT / "bench"))
+    from common import run_reported
+
+    return run_reported("quality", lambda: run(args.only, args.with_old_labels, args.verbose))
 
 
 if __name__ == "__main__":
