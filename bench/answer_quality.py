@@ -21,6 +21,7 @@ from retrieval_quality import (  # noqa: E402
     CORPORA,
     WINDOW_DAYS,
     build_store,
+    corpora,
     emit,
     load_labels,
 )
@@ -110,12 +111,7 @@ def run(only: str | None, verbose: bool) -> None:
 
         writers["llm"] = build_llm(load_settings())
     emit("writers", ", ".join(writers))
-    for name, csv in CORPORA.items():
-        if only and name != only:
-            continue
-        if not csv.exists():
-            emit(f"{name}.skipped", f"{csv} not found")
-            continue
+    for name, csv in corpora(only):
         labels = [lab for lab in load_labels(name, with_old=False) if lab.relevant]
         with tempfile.TemporaryDirectory(prefix=f"bench-answers-{name}-") as tmp:
             store = build_store(name, csv, Path(tmp))

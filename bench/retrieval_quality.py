@@ -8,7 +8,7 @@ import sqlite3
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -199,6 +199,17 @@ def evaluate(name: str, store: Any, embedder: Any | None, labels: list[Label],
     emit(f"{name}.offtopic.with_signal", sum(1 for n in leaked if n))
 
 
+def corpora(only: str | None) -> Iterator[tuple[str, Path]]:
+    """The corpora to measure: all, or `only` one; a missing file is said and skipped."""
+    for name, csv in CORPORA.items():
+        if only and name != only:
+            continue
+        if not csv.exists():
+            emit(f"{name}.skipped", f"{csv} not found")
+            continue
+        yield name, csv
+
+
 def run(only: str | None, with_old: bool, verbose: bool) -> None:
     sys.path.insert(0, str(ROOT / "bench"))
     from common import load_embedder
@@ -209,12 +220,7 @@ def run(only: str | None, with_old: bool, verbose: bool) -> None:
     embedder, note = load_embedder()
     emit("embedder", note)
     emit("embedder.load.seconds", time.perf_counter() - started)
-    for name, csv in CORPORA.items():
-        if only and name != only:
-            continue
-        if not csv.exists():
-            emit(f"{name}.skipped", f"{csv} not found")
-            continue
+    for name, csv in corpora(only):
         labels = load_labels(name, with_old)
         with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as tmp:
             started = time.perf_counter()
