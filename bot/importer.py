@@ -3,22 +3,30 @@
 from __future__ import annotations
 
 import csv
+import os
+import pickle
 import queue
+import subprocess
+import sys
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bot.ingest import Reject, Row, read_complaints
-from bot.models import Complaint
-from bot.store.complaints import ComplaintStore, rows_json
+from bot.redact import redact_all
+from bot.store.complaints import ComplaintStore, row_values, to_iso
 from bot.store.db import Store
 
-BATCH = 20_000  # rows per statement: FTS5 writes one index segment per statement
+BATCH = 20_000  # rows per batch: into a populated store, one statement, and FTS5 writes one
+# index segment per statement
 BATCH_CHARS = 8 << 20  # and at most this much text, so long narratives keep memory bounded
 QUEUED_BATCHES = 4  # read ahead of the writer; bounds memory on a file of any size
+# Files from this size on are redacted in a worker process; smaller ones are not worth its start.
+PARALLEL_REDACT_BYTES = 32 << 20
 
 
 @dataclass
@@ -65,7 +73,63 @@ def _newest_date(path: Path, fmt: str | None, mapping: dict[str, str] | None) ->
     return newest
 
 
-_Batch = tuple[str, int, int]  # (rows as JSON, how many, records read so far)
+_Batch = tuple[list[list[str]], int]  # (rows for BulkWriter.add, records read so far)
+
+
+class _RedactWorker:
+    """`bot.redact.redact_all` in a child process, fed batches of texts over a pipe.
+
+    A fresh interpreter, not a fork: it starts small instead of sharing the importer's pages,
+    and it is no multiprocessing child, so the caller's main module is never re-run. Sends and
+    receives alternate (the importer sends batch n+1 only after receiving batch n), so neither
+    side blocks writing into a full pipe while the other does too. If the parent dies, even
+    by kill -9, the worker reads end-of-file and exits."""
+
+    def __init__(self) -> None:
+        package_root = str(Path(__file__).resolve().parent.parent)
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH"))
+                                            if p)
+        self._proc: subprocess.Popen[bytes] | None = subprocess.Popen(
+            [sys.executable, "-c", "from bot.redact import serve_pipe; serve_pipe()"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
+        )
+
+    def send(self, texts: list[str]) -> None:
+        proc = self._proc
+        if proc is None or proc.stdin is None:
+            return
+        try:
+            pickle.dump(texts, proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+            proc.stdin.flush()
+        except OSError:
+            self.close()
+
+    def receive(self) -> list[str] | None:
+        """The redacted texts of the oldest batch sent, or None once the worker has failed."""
+        proc = self._proc
+        if proc is None or proc.stdout is None:
+            return None
+        try:
+            texts = pickle.load(proc.stdout)
+        except (OSError, EOFError, pickle.UnpicklingError):
+            self.close()
+            return None
+        return texts if isinstance(texts, list) else None
+
+    def close(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        for stream in (proc.stdin, proc.stdout):
+            if stream is not None:
+                with suppress(OSError):
+                    stream.close()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 class _Reader:
@@ -81,6 +145,7 @@ class _Reader:
         self.summary = summary
         self.wrote_rejects = False
         self.stop = threading.Event()
+        self._worker: _RedactWorker | None = None
         self._queue: queue.Queue[_Batch | BaseException | None] = queue.Queue(
             maxsize=QUEUED_BATCHES
         )
@@ -89,10 +154,19 @@ class _Reader:
         handle = None
         try:
             writer = None
-            batch: list[Complaint] = []
+            # rows, not Complaints: a list of strings is all the writer needs, and the
+            # Complaint is freed at once instead of living (and being GC-scanned) for a batch
+            batch: list[list[str]] = []
             chars = 0
             seen = 0
-            for item in read_complaints(self.path, self.fmt, self.mapping):
+            now = to_iso(datetime.now(UTC))
+            shift = self.shift
+            window_start = self.window_start
+            summary = self.summary
+            worker = self._pool()
+            pending: deque[_Batch] = deque()
+            for item in read_complaints(self.path, self.fmt, self.mapping,
+                                        redact_text=worker is None):
                 seen += 1
                 if isinstance(item, Reject):
                     if writer is None and not self.summary.rejects_warning:
@@ -110,34 +184,79 @@ class _Reader:
                             self.wrote_rejects = True
                     if writer is not None:
                         writer.writerow([item.line, item.reason, item.raw])
-                    self.summary.rejected += 1
+                    summary.rejected += 1
                     continue
                 complaint = item.complaint
-                if self.shift:
-                    moved = complaint.created_at + self.shift
+                if shift:
+                    moved = complaint.created_at + shift
                     complaint = complaint.model_copy(update={"created_at": moved})
-                batch.append(complaint)
+                batch.append(row_values(complaint, now))
                 chars += len(complaint.text)
-                summary = self.summary
                 summary.read += 1
-                if summary.newest is None or complaint.created_at > summary.newest:
-                    summary.newest = complaint.created_at
-                if self.window_start is not None and complaint.created_at < self.window_start:
+                created_at = complaint.created_at
+                if summary.newest is None or created_at > summary.newest:
+                    summary.newest = created_at
+                if window_start is not None and created_at < window_start:
                     summary.before_window += 1
                 if len(batch) >= BATCH or chars >= BATCH_CHARS:
-                    # the JSON is built here, off the writer's thread: the writer then spends
+                    # the rows are built here, off the writer's thread: the writer then spends
                     # its time inside SQLite, which releases the GIL
-                    if not self._put((*rows_json(batch), seen)):
+                    if not self._hand_over(worker, pending, batch, seen, last=False):
                         return
                     batch = []
                     chars = 0
-            self._put((*rows_json(batch), seen))
-            self._put(None)
+                    now = to_iso(datetime.now(UTC))
+            if self._hand_over(worker, pending, batch, seen, last=True):
+                self._put(None)
         except BaseException as exc:  # handed to the writer's thread, which raises it
             self._put(exc)
         finally:
             if handle is not None:
                 handle.close()
+            if self._worker is not None:
+                self._worker.close()
+
+    def _pool(self) -> _RedactWorker | None:
+        """A worker process that redacts the texts of a large import, or None (redact here).
+
+        Parsing and redacting are both Python and would share one core under the GIL; in a
+        second process the redaction runs beside them."""
+        try:
+            big = self.path.stat().st_size >= PARALLEL_REDACT_BYTES
+        except OSError:
+            big = False
+        if not big or (os.cpu_count() or 1) < 2:
+            return None
+        try:
+            self._worker = _RedactWorker()
+        except OSError:
+            return None
+        return self._worker
+
+    def _hand_over(self, worker: _RedactWorker | None, pending: deque[_Batch],
+                   batch: list[list[str]], seen: int, last: bool) -> bool:
+        """Queue `batch` for the writer, through the redacting worker when there is one, which
+        redacts it while the next batch is parsed. False when the writer gave up."""
+        if worker is None:
+            return self._put((batch, seen))
+        # receive before sending: the worker is then waiting to read, never blocked writing
+        if not self._drain(worker, pending):
+            return False
+        pending.append((batch, seen))
+        worker.send([row[2] for row in batch])
+        return self._drain(worker, pending) if last else True
+
+    def _drain(self, worker: _RedactWorker, pending: deque[_Batch]) -> bool:
+        while pending:
+            rows, upto = pending.popleft()
+            texts = worker.receive()
+            if texts is None:  # the worker is gone: redact here, as a small import does
+                texts = redact_all([row[2] for row in rows])
+            for row, text in zip(rows, texts, strict=True):
+                row[2] = text
+            if not self._put((rows, upto)):
+                return False
+        return True
 
     def _put(self, item: _Batch | BaseException | None) -> bool:
         while not self.stop.is_set():
@@ -199,9 +318,9 @@ def run_import(
     try:
         with _bigger_cache(store), complaints.bulk() as bulk:
             while (item := reader.next_batch()) is not None:
-                payload, count, seen = item
-                if count:
-                    bulk.add(payload, count)
+                rows, seen = item
+                if rows:
+                    bulk.add(rows)
                 if progress is not None:
                     progress(seen)
             result = bulk.result

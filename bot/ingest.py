@@ -269,6 +269,12 @@ def clean_text(text: str) -> str:
     if "<" in text and _HTML_TAG.search(text):
         # Intercom and some help desks export HTML bodies; quote the words, not the markup
         text = html.unescape(_HTML_TAG.sub("", _HTML_BREAK.sub("\n\n", text)))
+    if text.isprintable():
+        # no line break or control character of any kind, nearly every row: one C-level pass
+        # proves the checks below would change nothing, and its only whitespace is " "
+        if "  " in text or text[:1] == " " or text[-1:] == " ":
+            return " ".join(text.split())
+        return text
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     if "\u2029" in text:
@@ -368,12 +374,14 @@ def _redacted_raw(raw: str) -> str:
 
 def _build(
     values: dict[str, tuple[str, object]], line: int, source: str, default_tz: tzinfo,
-    extra: dict[str, object] | None = None,
+    extra: dict[str, object] | None = None, redact_text: bool = True,
 ) -> Complaint | str:
     """One record's field values (field → (column, value)) → a Complaint, or why not."""
     got = {field: v if type(v) is str else _as_str(v)
            for field, (_, v) in values.items() if v is not None}
-    if _SURROGATE.search("".join(got.values())):
+    joined = "".join(got.values())
+    # isascii() reads a flag CPython keeps on every string: the scan only runs on other text
+    if not joined.isascii() and _SURROGATE.search(joined):
         # undecodable bytes (surrogate-escaped) or a lone \ud800 JSON escape: not storable text
         return "invalid UTF-8"
     text = clean_text(got.get("text", ""))
@@ -387,23 +395,29 @@ def _build(
         shown = _as_str(date_value).strip()
         shown = shown if len(shown) <= 60 else shown[:57] + "..."
         return f"unreadable date: {shown!r}"
-    complaint_id = " ".join(got.get("id", "").split())
+    complaint_id = got.get("id", "")
+    if complaint_id:
+        complaint_id = " ".join(complaint_id.split())
     if not complaint_id:
         # stable across re-imports of the same export, so the store's de-dup by id still works
         key = f"{text.casefold()}\x1f{created_at.isoformat()}".encode()
         complaint_id = "h-" + hashlib.sha1(key).hexdigest()[:16]
+    # empty fields skip their helper: each maps "" to what is written here
+    channel = got.get("channel")
+    segment = got.get("segment")
+    url = got.get("url")
     return Complaint(
         id=complaint_id,
         created_at=created_at,
-        text=redact(text),
+        text=redact(text) if redact_text else text,
         theme=_theme(values["theme"][0], got["theme"]) if "theme" in got else "general",
-        sub_theme=_sub_theme(values, got),
-        channel=_one_line(got.get("channel", "")),
-        segment=_one_line(got.get("segment", "")),
+        sub_theme=_sub_theme(values, got) if "sub_theme" in got or "theme" in got else "",
+        channel=" ".join(channel.split()).lower() if channel else "",
+        segment=" ".join(segment.split()).lower() if segment else "",
         severity=_severity(values["severity"][0], got["severity"]) if "severity" in got else "",
         source=source,
         source_ref=f"line {line}",
-        url=_url(got.get("url", "")),
+        url=_url(url) if url else "",
         attributes=attributes(extra) if extra else {},
     )
 
@@ -551,7 +565,8 @@ def _csv_columns(
 
 
 def _read_csv(
-    path: Path, mapping: dict[str, str], source: str, default_tz: tzinfo, hint: str | None
+    path: Path, mapping: dict[str, str], source: str, default_tz: tzinfo, hint: str | None,
+    redact_text: bool = True,
 ) -> Iterator[Row | Reject]:
     with path.open("rb") as handle:
         lines = _physical_lines(handle)
@@ -572,6 +587,8 @@ def _read_csv(
         columns = _csv_columns(header, mapping, path)
         taken = {i for _, i in columns.values()}
         extras = [(name, i) for i, name in enumerate(header) if i not in taken and name.strip()]
+        plan = [(field, key, i) for field, (key, i) in columns.items()]
+        last = max(i for _, _, i in plan)
         while True:
             feed.start()
             try:
@@ -596,16 +613,19 @@ def _read_csv(
             if feed.bad:
                 yield Reject(line, feed.bad, _redacted_raw(feed.raw()))
                 continue
-            if not any(cell.strip() for cell in record):
+            if not "".join(record).strip():
                 continue  # blank line or a spreadsheet's ",,,," tail: no record at all
-            values: dict[str, tuple[str, object]] = {
-                field: (key, record[i] if i < len(record) else None)
-                for field, (key, i) in columns.items()
-            }
+            if len(record) > last:
+                values: dict[str, tuple[str, object]] = {
+                    field: (key, record[i]) for field, key, i in plan
+                }
+            else:  # a short row: the missing cells are None
+                values = {field: (key, record[i] if i < len(record) else None)
+                          for field, key, i in plan}
             extra: dict[str, object] = {
                 name.lstrip("\ufeff"): record[i] for name, i in extras if i < len(record)
-            }
-            built = _build(values, line, source, default_tz, extra)
+            } if extras else {}
+            built = _build(values, line, source, default_tz, extra, redact_text)
             # the raw text is only assembled for a reject: good rows never pay for it
             yield Row(line, built) if isinstance(built, Complaint) else Reject(
                 line, built, _redacted_raw(feed.raw()))
@@ -681,11 +701,12 @@ def _from_object(
     paths: _Paths,
     source: str,
     default_tz: tzinfo,
+    redact_text: bool = True,
 ) -> Row | Reject:
     if not isinstance(obj, dict):
         return Reject(line, f"not a JSON object ({type(obj).__name__})", _redacted_raw(raw))
     values, extra = _json_fields(obj, paths)
-    return _result(_build(values, line, source, default_tz, extra), line, raw)
+    return _result(_build(values, line, source, default_tz, extra, redact_text), line, raw)
 
 
 def complaint_from_record(
@@ -704,7 +725,8 @@ def complaint_from_record(
 
 
 def _read_jsonl(
-    path: Path, mapping: dict[str, str], source: str, default_tz: tzinfo
+    path: Path, mapping: dict[str, str], source: str, default_tz: tzinfo,
+    redact_text: bool = True,
 ) -> Iterator[Row | Reject]:
     paths = _json_paths(mapping)
     with path.open("rb") as handle:
@@ -728,7 +750,7 @@ def _read_jsonl(
                 yield Reject(number, f"JSON syntax error: {exc.msg} (column {exc.colno})",
                              _redacted_raw(text))
                 continue
-            yield _from_object(obj, number, text, paths, source, default_tz)
+            yield _from_object(obj, number, text, paths, source, default_tz, redact_text)
 
 
 class _JsonSyntaxError(Exception):
@@ -817,7 +839,8 @@ class _JsonStream:
 
 
 def _read_json(
-    path: Path, mapping: dict[str, str], source: str, default_tz: tzinfo
+    path: Path, mapping: dict[str, str], source: str, default_tz: tzinfo,
+    redact_text: bool = True,
 ) -> Iterator[Row | Reject]:
     paths = _json_paths(mapping)
     with path.open("rb") as handle:
@@ -836,7 +859,7 @@ def _read_json(
                     return
                 line = stream.line
                 obj, raw = stream.value()
-                yield _from_object(obj, line, raw, paths, source, default_tz)
+                yield _from_object(obj, line, raw, paths, source, default_tz, redact_text)
                 nxt = stream.peek()
                 if nxt == "]":
                     stream.advance(stream.pos + 1)
@@ -886,7 +909,7 @@ def _read_json(
                         f"be a top-level array or under one of: {', '.join(sorted(_LIST_KEYS))}"
                     )
                 yield _from_object(record, line, json.dumps(record, ensure_ascii=False)[:1000],
-                                   paths, source, default_tz)
+                                   paths, source, default_tz, redact_text)
         except _JsonSyntaxError as exc:
             # A syntax error leaves no reliable place to resume inside an array: stop, loudly.
             tail = stream.buf[stream.pos: stream.pos + RAW_CHARS]
@@ -904,11 +927,14 @@ def read_complaints(
     *,
     source: str | None = None,
     default_tz: tzinfo = UTC,
+    redact_text: bool = True,
 ) -> Iterator[Row | Reject]:
     """Stream `path` as Rows and Rejects in file order, in constant memory.
 
     Problems with the file as a whole (missing, unknown format, no text column) raise
     IngestError: eagerly for the path and format, at the first `next()` for the header.
+    `redact_text=False` leaves each complaint's text as read (cleaned, not redacted) for a
+    caller that redacts it elsewhere; attributes and rejects are redacted either way.
     """
     path = Path(path)
     kind = detect_format(path, fmt)
@@ -921,7 +947,7 @@ def read_complaints(
     name = source if source is not None else path.name
     if kind == "csv":
         tab = path.suffix.lower() == ".tsv" or (fmt or "").strip().lower() == "tsv"
-        return _read_csv(path, mapping, name, default_tz, "\t" if tab else None)
+        return _read_csv(path, mapping, name, default_tz, "\t" if tab else None, redact_text)
     if kind == "jsonl":
-        return _read_jsonl(path, mapping, name, default_tz)
-    return _read_json(path, mapping, name, default_tz)
+        return _read_jsonl(path, mapping, name, default_tz, redact_text)
+    return _read_json(path, mapping, name, default_tz, redact_text)

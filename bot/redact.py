@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import phonenumbers
 
-__all__ = ["contains_pii", "redact"]
+__all__ = ["contains_pii", "redact", "redact_all"]
 
 # How it works. Detection runs on a *folded* copy of the text of exactly the same length:
 # each character is replaced by its NFKC form when that is one character (full-width "＠" and
@@ -658,9 +658,10 @@ def _keyword_positions(lower: str) -> dict[int, list[int]]:
 
 
 def _matches(pattern: re.Pattern[str], norm: str,
-             positions: list[int] | None) -> list[re.Match[str]]:
+             positions: list[int] | None, start: int = 0) -> list[re.Match[str]]:
     if positions is None:
-        return list(pattern.finditer(norm))
+        # look-behinds and \b still see the text before `start`
+        return list(pattern.finditer(norm, start))
     out: list[re.Match[str]] = []
     done = 0
     for pos in positions:
@@ -674,9 +675,9 @@ def _matches(pattern: re.Pattern[str], norm: str,
 
 
 def _apply(pattern: re.Pattern[str], handler: _Handler, norm: str,
-           positions: list[int] | None, spans: list[_Span]) -> str:
+           positions: list[int] | None, spans: list[_Span], start: int = 0) -> str:
     found: list[_Span] = []
-    for m in _matches(pattern, norm, positions):
+    for m in _matches(pattern, norm, positions, start):
         got = handler(m)
         if got:
             found.extend(got)
@@ -723,22 +724,29 @@ def _spans(text: str) -> list[_Span]:
         norm = _apply(_BEARER, _group("token"), norm, None, spans)
     if "@" in norm:
         norm = _apply(_EMAIL, _email, norm, None, spans)
-    if "at" in lower and (" dot " in lower or _SPELLED_HINT.search(norm) is not None):
+    if "at" in lower and (" dot " in lower or (
+            ("(" in norm or "[" in norm or "{" in norm or "<" in norm)
+            and _SPELLED_HINT.search(norm) is not None)):
         norm = _apply(_EMAIL_SPELLED, _email_spelled, norm, None, spans)
     if norm.count(":") >= 2:
         norm = _apply(_IP6, _ip6, norm, None, spans)
     where = _keyword_positions(lower)
-    if _DIGIT.search(norm) is not None:
-        long_number = _LONG_NUMBER.search(norm) is not None
+    digit = _DIGIT.search(norm)
+    if digit is not None:
+        # Every rule scanned over the whole text matches a digit, or "+" or "(" just before
+        # one, at its first character; masking only removes digits. The scans start there.
+        first = max(0, digit.start() - 1)
+        long_number = _LONG_NUMBER.search(norm, first) is not None
         for i, (pattern, handler, keywords, needs_long) in enumerate(_DIGIT_RULES):
             if needs_long and not long_number:
                 continue
             if not keywords:
-                norm = _apply(pattern, handler, norm, None, spans)
+                norm = _apply(pattern, handler, norm, None, spans, first)
             elif i in where:
                 norm = _apply(pattern, handler, norm, where[i], spans)
-        if "str" in lower or "weg" in lower or "gasse" in lower or "allee" in lower or (
-                "platz" in lower):
+        # the pattern's street suffixes are lower-case literals: without one it cannot match
+        if "str" in norm and ("stra" in norm or "str." in norm) or "weg" in norm or (
+                "gasse" in norm or "allee" in norm or "platz" in norm):
             norm = _apply(_ADDRESS_DE, _address, norm, None, spans)
     elif _PASSWORD_RULE in where:  # a password needs no digit
         norm = _apply(_PASSWORD, _password, norm, where[_PASSWORD_RULE], spans)
@@ -768,6 +776,30 @@ def redact(text: str) -> str:
         prev = end
     parts.append(text[prev:])
     return "".join(parts)
+
+
+def redact_all(texts: list[str]) -> list[str]:
+    """`redact` over a list: one call per batch for a worker process."""
+    return [redact(text) for text in texts]
+
+
+def serve_pipe() -> None:
+    """A redaction worker for a large import: pickled lists of texts in on stdin, their
+    redactions out on stdout, until end of file. Only the importer's own process feeds it."""
+    import pickle
+    import sys
+
+    source, sink = sys.stdin.buffer, sys.stdout.buffer
+    while True:
+        try:
+            texts = pickle.load(source)
+        except EOFError:
+            return
+        try:
+            pickle.dump(redact_all(texts), sink, protocol=pickle.HIGHEST_PROTOCOL)
+            sink.flush()
+        except BrokenPipeError:  # the importer stopped early and closed its end
+            return
 
 
 def contains_pii(text: str) -> bool:
