@@ -51,7 +51,7 @@ def service(store: Store, llm: FakeLLMServer) -> ChairService:
 
 
 def calls(llm: FakeLLMServer, name: str) -> list[dict[str, Any]]:
-    return [r for r in llm.requests
+    return [r for r in [*llm.requests, *llm.side_requests]
             if r.get("response_format", {}).get("json_schema", {}).get("name") == name]
 
 

@@ -364,15 +364,23 @@ class FakeLLMServer:
 
     @property
     def requests(self) -> list[dict[str, Any]]:
-        """Every chat-completions request body received so far, oldest first (a copy)."""
+        """The chat-completions request bodies for answers (retrieval's own calls, answered
+        by `side_replies`, are in `side_requests`), oldest first (a copy)."""
         with self._lock:
-            return list(self._requests)
+            return [b for b in self._requests if _schema_name(b) not in self.side_replies]
+
+    @property
+    def side_requests(self) -> list[dict[str, Any]]:
+        """The request bodies that `side_replies` answered, oldest first (a copy)."""
+        with self._lock:
+            return [b for b in self._requests if _schema_name(b) in self.side_replies]
 
     @property
     def headers(self) -> list[dict[str, str]]:
-        """The HTTP headers of each recorded request, in the same order as `requests`."""
+        """The HTTP headers of each request in `requests`, in the same order."""
         with self._lock:
-            return list(self._headers)
+            return [h for b, h in zip(self._requests, self._headers, strict=True)
+                    if _schema_name(b) not in self.side_replies]
 
     @property
     def calls(self) -> list[tuple[str, str, dict[str, Any] | None]]:
