@@ -7,7 +7,7 @@ import json
 import sqlite3
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -98,27 +98,34 @@ def write_pool(path: Path, corpus: Corpus, pool: dict[str, list[str]]) -> None:
             fh.write(json.dumps(item, ensure_ascii=False) + "\n")
 
 
-def main() -> None:
+def draw(out: str, systems: Callable[[Corpus, str], dict[str, list[str]]],
+         judged: Callable[[str], set[str]] | None = None) -> None:
+    """Write `bench/dev/<out>/<id>.jsonl` for every proposal: the union of what `systems`
+    rank for it, less what `judged(id)` says was judged before."""
     proposals = json.loads((ROOT / "bench/dev/proposals.json").read_text())
-    out_dir = ROOT / "bench/dev/pools"
+    out_dir = ROOT / "bench/dev" / out
     out_dir.mkdir(exist_ok=True)
     for corpus in corpora():
         for p in (p for p in proposals if p["corpus"] == corpus.name):
-            text = p["proposal"]
-            systems = {
-                "bm25": bm25(corpus.plain, text, DEPTH),
-                "bm25_fields": bm25(corpus.fielded, text, DEPTH),
-                "hybrid": [h.complaint.id for h in
-                           corpus.retriever.search(text, limit=DEPTH, since_days=36_500).hits],
-                "dense": dense(corpus, text, DEPTH),
-            }
+            seen = judged(p["id"]) if judged else set()
             pool: dict[str, list[str]] = {}
-            for system, ranked in systems.items():
+            for system, ranked in systems(corpus, p["proposal"]).items():
                 for cid in ranked:
-                    pool.setdefault(cid, []).append(system)
+                    if cid not in seen:
+                        pool.setdefault(cid, []).append(system)
             write_pool(out_dir / f"{p['id']}.jsonl", corpus, pool)
             print(p["id"], len(pool), flush=True)
 
 
+def round_one(corpus: Corpus, text: str) -> dict[str, list[str]]:
+    return {
+        "bm25": bm25(corpus.plain, text, DEPTH),
+        "bm25_fields": bm25(corpus.fielded, text, DEPTH),
+        "hybrid": [h.complaint.id for h in
+                   corpus.retriever.search(text, limit=DEPTH, since_days=36_500).hits],
+        "dense": dense(corpus, text, DEPTH),
+    }
+
+
 if __name__ == "__main__":
-    main()
+    draw("pools", round_one)
