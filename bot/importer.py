@@ -86,13 +86,13 @@ class _RedactWorker:
     by kill -9, the worker reads end-of-file and exits."""
 
     def __init__(self) -> None:
+        # The child finds this package where the parent did, whatever its working directory.
         package_root = str(Path(__file__).resolve().parent.parent)
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH"))
-                                            if p)
+        code = (f"import sys; sys.path.insert(0, {package_root!r}); "
+                "from bot.redact import serve_pipe; serve_pipe()")
         self._proc: subprocess.Popen[bytes] | None = subprocess.Popen(
-            [sys.executable, "-c", "from bot.redact import serve_pipe; serve_pipe()"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
+            [sys.executable, "-c", code],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
         )
 
     def send(self, texts: list[str]) -> None:

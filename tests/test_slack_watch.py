@@ -38,7 +38,8 @@ def command(stack: SandboxStack, text: str, channel: str) -> str:
 def rows(stack: SandboxStack) -> list[tuple]:
     return list(stack.components.store.conn.execute(
         "SELECT id, text, channel, source_ref, url, visible_in FROM complaints "
-        "WHERE source = 'slack' ORDER BY created_at"))
+        # answers may run in any order; a message's id carries its ts, which orders them
+        "WHERE source = 'slack' ORDER BY created_at, id"))
 
 
 def test_a_watched_channel_turns_posts_into_complaints_edits_and_deletes_follow(
