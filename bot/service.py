@@ -162,6 +162,7 @@ class ChairService:
         context = redact(context or "")
         started = time.perf_counter()
         query = proposal if not context else f"{proposal}\n{context[-1500:]}"
+        searching = time.monotonic()
         if self.llm is not None and self.llm_retrieval:
             # The model writes the customers' words for the search and re-orders the top 50;
             # every failure leaves the offline retrieval as it is.
@@ -197,7 +198,14 @@ class ChairService:
         fallback: str | None = None
         answer: Answer | None = None
         writer: Literal["llm", "offline"] = "offline"
-        if self.llm is not None:
+        deadline = getattr(self.llm, "timeout", None)
+        if (self.llm is not None and self.llm_retrieval and isinstance(deadline, int | float)
+                and time.monotonic() - searching >= deadline / 2):
+            # A model that slow while searching would make the answer wait on it once more;
+            # the user gets the offline answer now instead.
+            fallback = "the language model was too slow while searching"
+            log.warning("llm slow during retrieval, answering offline")
+        elif self.llm is not None:
             try:
                 answer = self._llm_answer(proposal, context, relevant, found, facts)
                 writer = "llm"

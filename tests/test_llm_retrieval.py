@@ -111,3 +111,23 @@ def test_a_failing_rerank_keeps_the_offline_order_and_still_answers(
                                                                    diverse=False).relevant
     kept = [h for h in offline if not looks_like_instructions(h.complaint.text)]
     assert lines[0] == kept[0].complaint.id
+
+
+def test_a_model_too_slow_while_searching_is_not_asked_for_the_answer(
+    store: Store, llm: FakeLLMServer
+) -> None:
+    ComplaintStore(store).add_many(CORPUS)
+    llm.side_replies["query_rewrite"] = Reply(delay=5.0, content={"queries": []})
+    llm.script(Reply(content=drafts(draft(["R1"]))))
+    embedder = load_embedder()
+    assert embedder is not None
+    index_vectors(store, embedder)
+    svc = ChairService(
+        store=store, retriever=Retriever(store, embedder, clock=lambda: NOW),
+        llm=client_for(llm, timeout=1.0), prompts=PromptLibrary(DEFAULT_PROMPTS),
+        window_days=90, clock=lambda: NOW, llm_retrieval=True,
+    )
+    resp = svc.challenge(PROPOSAL)
+    assert resp.writer == "offline" and resp.challenges
+    assert resp.fallback_reason == "the language model was too slow while searching"
+    assert llm.requests == []  # the answer call was never made
