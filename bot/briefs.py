@@ -15,7 +15,7 @@ from bot.llm import LLMClient
 from bot.models import Brief, Citation, Complaint, ThemeCount, Writer
 from bot.offline import write_brief_summary
 from bot.prompts import PromptLibrary
-from bot.redact import redact
+from bot.quotes import best_quote
 from bot.store.complaints import ComplaintStore, from_iso, to_iso
 from bot.store.db import Store
 from bot.store.feedback import FeedbackStore
@@ -29,6 +29,7 @@ MAX_OPEN = 5
 QUOTE_CHARS = 200
 # A one-word complaint ("broken") says little in a meeting; prefer ones with some substance.
 MIN_QUOTE_CHARS = 40
+QUOTE_SOURCE_CHARS = 1000  # what best_quote may hand over for clipping
 QUOTE_CANDIDATES = 25  # newest complaints looked at per theme when choosing quotes
 PROMPT_QUOTE_CHARS = 400
 
@@ -187,7 +188,10 @@ class BriefWriter:
             substantial: list[Complaint] = []
             short: list[Complaint] = []
             for c in found:
-                (substantial if len(redact(c.text).strip()) >= MIN_QUOTE_CHARS else short).append(c)
+                said = best_quote(c.text, [], limit=QUOTE_SOURCE_CHARS)
+                if not said:  # only greetings and boilerplate, or orders to a bot
+                    continue
+                (substantial if len(said) >= MIN_QUOTE_CHARS else short).append(c)
             pools.append(substantial + short)
         chosen: list[Complaint] = []
         depth = 0
@@ -202,8 +206,8 @@ class BriefWriter:
                 id=c.id,
                 created_at=c.created_at.astimezone(UTC).date(),
                 theme=c.theme,
-                # Redact before clipping: a cut through an email address could leave half of it.
-                quote=clip_quote(redact(c.text)),
+                # The sentence that says something (redacted, no greeting), then whole sentences.
+                quote=clip_quote(best_quote(c.text, [], limit=QUOTE_SOURCE_CHARS)),
             )
             for c in chosen
         ]
