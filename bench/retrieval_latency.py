@@ -39,7 +39,7 @@ PARTS = {
     "by_rowids": ("complaints.py", "by_rowids"),
     "score": ("retrieval.py", "_score"),
     "diversify": ("retrieval.py", "_diversify"),
-    "term_coverage": ("retrieval.py", "term_coverage"),
+    "best_passage": ("retrieval.py", "best_passage"),
 }
 
 
@@ -177,7 +177,7 @@ def run(sizes: list[int], queries: int, workdir: Path | None, do_profile: bool) 
                     profile(name, retriever, texts)
             finally:
                 store.close()
-    smallest, largest = min(sizes), max(sizes)
+    smallest = min(sizes)
     for n in sizes:
         if n == smallest:
             continue

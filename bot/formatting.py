@@ -447,46 +447,6 @@ def format_proposal_parent(proposal: str, user_id: str) -> tuple[list[Block], st
     return _finish(blocks, fallback)
 
 
-_HELP_COMMANDS: tuple[tuple[str, str], ...] = (
-    ("/emptychair <proposal>", "challenge a proposal; the challenges arrive in a thread"),
-    ("/emptychair brief", "this channel's customer brief, now"),
-    ("/emptychair log <complaint>", "record a customer complaint you heard"),
-    (
-        "/emptychair schedule weekdays 09:45 [Europe/Berlin]",
-        "post a brief before a recurring meeting (timezone optional)",
-    ),
-    ('/emptychair schedule cron "45 9 * * 1-5"', "the same, as a five-field crontab"),
-    ("/emptychair schedules", "list this channel's schedules"),
-    ("/emptychair unschedule <id>", "remove a schedule"),
-    ("/emptychair help", "this message"),
-)
-_HELP_MENTION = (
-    "Mention the app in a thread to challenge the proposal discussed there "
-    "(slash commands cannot run inside threads)."
-)
-_HELP_SHORTCUT = (
-    "Use the message shortcut *Ask the empty chair* (⋯ on any message) to challenge it."
-)
-_HELP_FOOTER = "Every challenge cites real, redacted complaints. No complaint, no challenge."
-
-
-def format_help() -> tuple[list[Block], str]:
-    """How to use the bot: every command, the @-mention and the message shortcut."""
-    commands = "\n".join(f"• `{escape(cmd)}` — {escape(what)}" for cmd, what in _HELP_COMMANDS)
-    blocks = [
-        _header("🪑 Empty Chair — the customer's voice in your meetings"),
-        _section(commands),
-        _section(f"• {escape(_HELP_MENTION)}\n• {escape(_HELP_SHORTCUT)}"),
-        _context([escape(_HELP_FOOTER)]),
-    ]
-    fallback = "\n".join(
-        ["Empty Chair — the customer's voice in your meetings."]
-        + [f"{escape(cmd)}: {escape(what)}" for cmd, what in _HELP_COMMANDS]
-        + [escape(_HELP_MENTION), escape(_HELP_SHORTCUT.replace("*", ""))]
-    )
-    return _finish(blocks, fallback)
-
-
 def format_error(message: str) -> tuple[list[Block], str]:
     """A short, friendly failure message."""
     # Our message, but it may quote user input (a schedule id, a timezone), so treat it as unsafe.

@@ -303,18 +303,6 @@ class Retriever:
         for cand in pool:
             cand.fused = sum(w.get(name, 0.0) / (RRF_K + rank) for name, rank in cand.ranks.items())
 
-    def bm25_baseline(self, text: str, *, limit: int = 10, since_days: int | None = None) -> list[
-        Complaint
-    ]:
-        """Plain BM25 over the OR'd proposal terms: the benchmark's baseline."""
-        until = self.clock()
-        since = until - timedelta(days=since_days or self.window_days)
-        terms = query_terms(text)
-        if not terms:
-            return []
-        return [h.complaint for h in self.complaints.fts(fts_or_query(terms), since=since,
-                                                         limit=limit)]
-
     def _add_semantic(
         self, text: str, since: datetime, candidates: dict[int, _Candidate],
         audience: str | None,

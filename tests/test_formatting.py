@@ -31,7 +31,6 @@ from bot.formatting import (
     format_challenges,
     format_error,
     format_evidence,
-    format_help,
     format_proposal_parent,
     format_vote_ack,
     neutralize,
@@ -491,28 +490,6 @@ def test_parent_long_proposal_is_truncated() -> None:
     assert len(text) <= MAX_SECTION_TEXT and text.count("\n> ") <= 20
     assert text.endswith("…")
     assert_limits(blocks, fallback)
-
-
-def test_help_lists_every_entry_point() -> None:
-    blocks, fallback = format_help()
-    shown = "\n".join(t for _, t in texts(blocks))
-    unescaped = shown.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-    for command in (
-        "/emptychair <proposal>",
-        "/emptychair brief",
-        "/emptychair log <complaint>",
-        "/emptychair schedule weekdays 09:45 [Europe/Berlin]",
-        '/emptychair schedule cron "45 9 * * 1-5"',
-        "/emptychair schedules",
-        "/emptychair unschedule <id>",
-        "/emptychair help",
-    ):
-        assert command in unescaped
-        assert escape(command) in fallback
-    assert "Mention the app in a thread" in shown
-    assert "Ask the empty chair" in shown
-    assert_limits(blocks, fallback)
-    assert_all_clean(blocks, fallback)
 
 
 def test_error_is_short_friendly_and_escaped() -> None:

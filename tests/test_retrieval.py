@@ -82,10 +82,8 @@ def test_semantic_signal_finds_complaints_with_no_shared_words(corpus: Store) ->
     # "weekday staffing" shares no word with "called on Saturday … nobody answered".
     result = r.search("Staff customer service only on weekdays", limit=3)
     assert {h.complaint.id for h in result.hits} & {"phone-1", "phone-2"}
-    plain = r.bm25_baseline("Staff customer service only on weekdays", limit=3)
     semantic_ids = [h.complaint.id for h in result.relevant]
     assert semantic_ids, "relevant complaints pass the relevance floor"
-    assert len(plain) <= 3
 
 
 def test_nothing_relevant_means_no_relevant_hits(corpus: Store) -> None:
