@@ -557,6 +557,10 @@ class ChairService:
             when = datetime.fromtimestamp(float(message_ts), UTC)
         except (ValueError, OverflowError):
             when = self.clock()
+        if when < watch.added_at:
+            # Events can arrive late: a message posted before `watch` was asked for is not
+            # taken, whenever its event comes in ("from now on" means the message's own time).
+            return None
         complaint = Complaint(
             id=self.watched_id(channel_id, message_ts), created_at=when, text=clean,
             channel="slack", source="slack", source_ref=channel_id, url=url,

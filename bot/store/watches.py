@@ -6,7 +6,7 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from bot.store.complaints import from_iso, to_iso
+from bot.store.complaints import from_iso
 from bot.store.db import Store
 
 # Created on first use rather than by a migration: one small table of settings, and the
@@ -47,7 +47,10 @@ class WatchStore:
             cur = conn.execute(
                 "INSERT OR IGNORE INTO watched_channels (channel_id, private, added_by, added_at) "
                 "VALUES (?, ?, ?, ?)",
-                [channel_id, int(private), added_by, to_iso(now or datetime.now(UTC))],
+                # To the microsecond, as Slack's message timestamps are: the watch starts
+                # between two messages of the same second.
+                [channel_id, int(private), added_by,
+                 (now or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="microseconds")],
             )
             if cur.rowcount == 0:
                 conn.execute("UPDATE watched_channels SET private = ? WHERE channel_id = ?",
