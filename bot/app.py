@@ -31,9 +31,11 @@ if TYPE_CHECKING:
     from bot.importer import ImportSummary
     from bot.llm import LLMClient
     from bot.models import Schedule
-    from bot.retrieval import VectorBuilder
+    from bot.retrieval import Encoder, VectorBuilder
     from bot.scheduler import BriefScheduler
+    from bot.sentence_encoder import SentenceEncoder
     from bot.service import ChairService
+    from bot.store.complaints import VectorTable
 
 log = logging.getLogger(__name__)
 
@@ -61,12 +63,21 @@ def build_embedder(settings: Settings) -> Embedder | None:
     return load_embedder()
 
 
+def build_encoder(settings: Settings) -> SentenceEncoder | None:
+    """The MiniLM sentence encoder, or None when it is switched off or not installed."""
+    if not (settings.semantic and settings.sentence_encoder):
+        return None
+    from bot.sentence_encoder import load_encoder
+
+    return load_encoder()
+
+
 def build_retriever(
     settings: Settings, store: Store, embedder: Embedder | None = None,
-    foreground: Foreground | None = None,
+    foreground: Foreground | None = None, encoder: SentenceEncoder | None = None,
 ) -> Retriever:
     return Retriever(store, embedder if embedder is not None else build_embedder(settings),
-                     window_days=settings.window_days, foreground=foreground)
+                     window_days=settings.window_days, foreground=foreground, encoder=encoder)
 
 
 def build_llm(settings: Settings) -> LLMClient | None:
@@ -91,6 +102,7 @@ class Components:
     retriever: Retriever
     service: ChairService
     embedder: Embedder | None = None
+    encoder: SentenceEncoder | None = None
     client: WebClient | None = None
     scheduler: BriefScheduler | None = None
     bolt: App | None = field(default=None, repr=False)
@@ -123,8 +135,9 @@ def setup(
 
     store = build_store(settings, db, create=create)
     embedder = build_embedder(settings)
+    encoder = build_encoder(settings)
     foreground = Foreground()
-    retriever = build_retriever(settings, store, embedder, foreground)
+    retriever = build_retriever(settings, store, embedder, foreground, encoder)
     llm = build_llm(settings)
     prompts = PromptLibrary(settings.prompts_dir)
     now = clock or (lambda: datetime.now(UTC))
@@ -143,7 +156,7 @@ def setup(
         schedules=ScheduleStore(store),
         briefs=BriefWriter(store, llm=llm, prompts=prompts, clock=now),
     )
-    components = Components(settings, store, retriever, service, embedder,
+    components = Components(settings, store, retriever, service, embedder, encoder,
                             foreground=foreground)
     if slack or scheduler:
         components.client = client or build_web_client(settings)
@@ -249,16 +262,14 @@ def _one_line(exc: BaseException) -> str:
 # -- complaints in, vectors built ------------------------------------------------------------
 
 
-class _CountingEmbedder:
+class _CountingEncoder:
     """Passes encode() through and reports how many texts went by (vector progress)."""
 
-    def __init__(self, inner: Embedder, progress: Callable[[int], None]) -> None:
+    def __init__(self, inner: Encoder, progress: Callable[[int], None]) -> None:
         self._inner = inner
         self._progress = progress
         self._done = 0
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
+        self.dim = inner.dim
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         out = self._inner.encode(list(texts))
@@ -270,32 +281,37 @@ class _CountingEmbedder:
 def start_vector_builder(components: Components) -> VectorBuilder | None:
     """`serve`: vectors for rows imported without them are built on a background thread while
     the bot already answers (lexically for those rows until then)."""
-    if components.embedder is None:
+    if components.embedder is None and components.encoder is None:
         return None
     from bot.retrieval import VectorBuilder
 
-    return VectorBuilder(components.store, components.embedder).start()
+    return VectorBuilder(components.store, components.embedder, encoder=components.encoder,
+                         foreground=components.foreground).start()
 
 
-def missing_vectors(components: Components) -> int:
-    """How many complaints still lack a semantic vector."""
-    row = components.store.conn.execute(
-        "SELECT count(*) FROM complaints c LEFT JOIN complaint_vectors v ON v.rowid = c.rowid "
-        "WHERE v.rowid IS NULL").fetchone()
-    return int(row[0])
+def missing_vectors(components: Components, table: VectorTable = "complaint_vectors") -> int:
+    """How many complaints still lack a vector of `table` (0 when nothing would build it)."""
+    from bot.store.complaints import ComplaintStore
+
+    builder = components.embedder if table == "complaint_vectors" else components.encoder
+    if builder is None:
+        return 0
+    return ComplaintStore(components.store).count_missing_vectors(table)
 
 
-def build_vectors(components: Components, progress: Callable[[int], None] | None = None) -> int:
-    """Compute the missing semantic vectors (none without the embedding model)."""
-    from bot.retrieval import index_vectors
+def build_vectors(components: Components, progress: Callable[[int], None] | None = None,
+                  table: VectorTable = "complaint_vectors") -> int:
+    """Compute the missing vectors of `table` (none without its model)."""
+    from bot.retrieval import SENTENCE_BATCH, index_vectors
 
-    embedder = components.embedder
-    if embedder is None:
+    encoder: Encoder | None = (components.embedder if table == "complaint_vectors"
+                               else components.encoder)
+    if encoder is None:
         return 0
     if progress is not None:
-        embedder = _CountingEmbedder(embedder, progress)  # type: ignore[assignment]
-    assert embedder is not None
-    return index_vectors(components.store, embedder)
+        encoder = _CountingEncoder(encoder, progress)
+    batch = 2000 if table == "complaint_vectors" else SENTENCE_BATCH
+    return index_vectors(components.store, encoder, table=table, batch=batch)
 
 
 def load_complaints(
@@ -307,12 +323,12 @@ def load_complaints(
     rebase_to: datetime | None = None,
     vectors: bool = True,
     progress: Callable[[int], None] | None = None,
-    before_vectors: Callable[[int], None] | None = None,
+    before_vectors: Callable[[str, int], None] | None = None,
     vector_progress: Callable[[int], None] | None = None,
 ) -> ImportSummary:
     """Import an export, then compute its vectors: what `import` and the sandbox both do.
 
-    `progress` gets rows read; `before_vectors` the number of vectors about to be built (only
+    `progress` gets rows read; `before_vectors` what is built next and how many vectors (only
     called when there are some); `vector_progress` vectors built so far.
     """
     from bot.importer import run_import
@@ -323,12 +339,14 @@ def load_complaints(
         progress=progress,
         window_start=datetime.now(UTC) - timedelta(days=settings.window_days),
     )
-    if vectors and components.embedder is not None:
-        todo = missing_vectors(components)
-        if todo and before_vectors is not None:
-            before_vectors(todo)
-        if todo:
-            build_vectors(components, vector_progress)
+    if vectors:
+        for table, label in (("complaint_vectors", "building vectors"),
+                             ("sentence_vectors", "building sentence vectors")):
+            todo = missing_vectors(components, table)  # type: ignore[arg-type]
+            if todo and before_vectors is not None:
+                before_vectors(label, todo)
+            if todo:
+                build_vectors(components, vector_progress, table)  # type: ignore[arg-type]
     return summary
 
 

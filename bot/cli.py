@@ -65,6 +65,8 @@ DbOption = Annotated[
 ALL_TIME_DAYS = 365 * 100
 SWITCH_INTERVAL = 0.0005  # seconds; CPython's default is 0.005
 VECTOR_NOTE_ROWS = 5000  # below this the one-off vector build is too quick to mention
+# Sentence vectors an `ask` or `search` builds itself before answering: a few minutes at most.
+SENTENCE_CLI_ROWS = 5000
 
 
 def _settings() -> Settings:
@@ -158,9 +160,9 @@ def import_cmd(
     ] = False,
     vectors: Annotated[
         bool, typer.Option("--vectors/--no-vectors",
-                           help="Also build the semantic vectors before returning (default: "
-                                "later: serve builds them in the background, ask and search "
-                                "on first use; the rows are searchable at once).")
+                           help="Also build the semantic and sentence vectors before returning "
+                                "(default: later: serve builds them in the background, ask "
+                                "and search on first use; the rows are searchable at once).")
     ] = False,
 ) -> None:
     """Import complaints; prints imported / duplicates skipped / rejected."""
@@ -179,7 +181,7 @@ def import_cmd(
             components, path, fmt=fmt, mapping=parsed,
             rebase_to=datetime.now(UTC) if rebase_dates else None, vectors=vectors,
             progress=progress.update,
-            before_vectors=lambda todo: progress.start("building vectors", todo),
+            before_vectors=progress.start,
             vector_progress=progress.update,
         )
     except OSError as exc:
@@ -349,17 +351,30 @@ def ask(
 
 def _vectors_first(components: Components) -> None:
     """Rows imported without vectors get them once, before the first answer that needs them
-    (serve builds them in the background instead)."""
+    (serve builds them in the background instead). The sentence encoder is about a thousand
+    times slower than the static model, so a large backlog of its vectors is left to `serve`
+    or `import --vectors`, and the search goes on without them meanwhile."""
     from bot.app import build_vectors, missing_vectors
 
-    if components.embedder is None:
-        return
     todo = missing_vectors(components)
+    if todo:
+        if todo >= VECTOR_NOTE_ROWS:
+            typer.echo(f"building semantic vectors for {todo:,} complaints (once)…", err=True)
+        build_vectors(components)
+    todo = missing_vectors(components, "sentence_vectors")
     if not todo:
         return
-    if todo >= VECTOR_NOTE_ROWS:
-        typer.echo(f"building semantic vectors for {todo:,} complaints (once)…", err=True)
-    build_vectors(components)
+    if todo > SENTENCE_CLI_ROWS:
+        typer.echo(f"note: {todo:,} complaints have no sentence vectors yet, so the search "
+                   "ranks them without the sentence encoder; `emptychair import FILE --vectors` "
+                   "or a running `serve` builds them.", err=True)
+        return
+    progress = Progress()
+    try:
+        progress.start("building sentence vectors (once)", todo)
+        build_vectors(components, progress.update, "sentence_vectors")
+    finally:
+        progress.stop()
 
 
 def _note_stale(components: Components, window_days: int) -> None:

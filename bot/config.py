@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     window_days: int = Field(90, alias="EMPTYCHAIR_WINDOW_DAYS", ge=1, le=3650)
     timezone: str = Field("UTC", alias="EMPTYCHAIR_TIMEZONE")
     semantic: bool = Field(True, alias="EMPTYCHAIR_SEMANTIC")
+    # The MiniLM sentence encoder's list in the fused search (when its package is installed);
+    # off leaves the static model alone, which builds its vectors far faster.
+    sentence_encoder: bool = Field(True, alias="EMPTYCHAIR_SENTENCE_ENCODER")
 
     # LLM (any OpenAI-compatible server)
     openai_api_key: str = Field("", alias="OPENAI_API_KEY", repr=False)

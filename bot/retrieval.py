@@ -9,7 +9,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -21,6 +21,8 @@ from bot.text import content_terms, sentences, stem, words
 if TYPE_CHECKING:
     from bot.embedding import Embedder
     from bot.foreground import Foreground
+    from bot.sentence_encoder import SentenceEncoder
+    from bot.store.complaints import VectorTable
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +32,7 @@ SEMANTIC_SCAN_CAP = 20_000  # most recent vectors scanned per query
 FUSION_WEIGHTS = {
     "lexical": 1.0, "passage": 0.3, "semantic": 0.6, "expansion": 0.3, "amount": 0.5,
     "rewrite": 0.6,  # customers' words from an LLM, when one is configured
+    "dense": 1.0,  # the sentence encoder's nearest neighbours, where vectors are built
 }
 CANDIDATES = 300
 MATCH_BUDGET = 30_000  # rows FTS5 may score for one OR query (see Retriever._within_budget)
@@ -172,9 +175,11 @@ class Retriever:
         coverage_boost: float = COVERAGE_BOOST,
         diversity: float = 0.98,
         foreground: Foreground | None = None,
+        encoder: SentenceEncoder | None = None,
     ) -> None:
         self.complaints = ComplaintStore(store)
         self.embedder = embedder
+        self.encoder = encoder
         self.window_days = window_days
         self.clock = clock or (lambda: datetime.now(UTC))
         self.weights = dict(FUSION_WEIGHTS if weights is None else weights)
@@ -186,7 +191,7 @@ class Retriever:
         # Searches are CPU-bound Python and share one GIL: running several at once makes none
         # faster, but starves the request threads that must ack Slack within 3 s.
         self._search_slot = threading.BoundedSemaphore(SEARCH_SLOTS)
-        self._scan_cache: dict[tuple[object, ...], tuple[np.ndarray, np.ndarray]] = {}
+        self._scan_cache: dict[str, tuple[tuple[object, ...], np.ndarray, np.ndarray]] = {}
 
     def search(
         self,
@@ -246,6 +251,8 @@ class Retriever:
             add("amount", [h.rowid for h in hits], {h.rowid: h.complaint for h in hits})
         if self.embedder is not None and text.strip():
             self._add_semantic(text, since, candidates, audience)
+        if self.encoder is not None and text.strip():
+            self._add_dense(text, since, candidates, audience)
         missing = [rid for rid, c in candidates.items() if c.complaint is None]
         for rid, complaint in self.complaints.by_rowids(missing, audience=audience).items():
             candidates[rid].complaint = complaint
@@ -311,7 +318,8 @@ class Retriever:
         from bot.embedding import from_blob, to_blob
 
         query = self.embedder.encode([text])[0]
-        rowids, matrix = self._scan_matrix(since, audience)
+        rowids, matrix = self._scan_matrix(since, audience, "complaint_vectors",
+                                           self.embedder.dim)
         if len(rowids):
             sims = matrix @ query
             top = np.argsort(-sims)[: CANDIDATES // 2]
@@ -342,26 +350,44 @@ class Retriever:
             except Exception as exc:  # a busy writer must not fail a search
                 log.debug("could not cache vectors: %s", exc)
 
+    def _add_dense(
+        self, text: str, since: datetime, candidates: dict[int, _Candidate],
+        audience: str | None,
+    ) -> None:
+        """The sentence encoder's nearest neighbours, as one more ranked list. Only complaints
+        whose vectors are built take part: encoding candidates on the fly, as the static model
+        does, would cost seconds per search."""
+        assert self.encoder is not None
+        rowids, matrix = self._scan_matrix(since, audience, "sentence_vectors",
+                                           self.encoder.dim)
+        if not len(rowids):
+            return
+        sims = matrix @ self.encoder.encode([text])[0]
+        for rank, i in enumerate(np.argsort(-sims)[: CANDIDATES // 2]):
+            rid = int(rowids[i])
+            candidates.setdefault(rid, _Candidate(rid)).ranks["dense"] = rank
+
     def _scan_matrix(
-        self, since: datetime, audience: str | None
+        self, since: datetime, audience: str | None, table: VectorTable, dim: int
     ) -> tuple[np.ndarray, np.ndarray]:
-        assert self.embedder is not None
+        """The window's newest vectors of one table as a matrix, cached until the data
+        changes."""
         from bot.embedding import from_blob
 
         key = (since.date().isoformat(), audience, self.complaints.data_version())
         with self._cache_lock:
-            cached = self._scan_cache.get(key)
-        if cached is not None:
-            return cached
-        rows = self.complaints.vectors_since(since, SEMANTIC_SCAN_CAP, audience=audience)
-        dim = self.embedder.dim
+            cached = self._scan_cache.get(table)
+        if cached is not None and cached[0] == key:
+            return cached[1], cached[2]
+        rows = self.complaints.vectors_since(since, SEMANTIC_SCAN_CAP, audience=audience,
+                                             table=table)
         rowids = np.array([r for r, _ in rows], dtype=np.int64)
         matrix = (
             np.vstack([from_blob(b, dim) for _, b in rows]) if rows
             else np.zeros((0, dim), dtype=np.float32)
         )
         with self._cache_lock:
-            self._scan_cache = {key: (rowids, matrix)}
+            self._scan_cache[table] = (key, rowids, matrix)
         return rowids, matrix
 
     def _score(self, cands: list[_Candidate], now: datetime) -> list[ScoredComplaint]:
@@ -414,36 +440,58 @@ class Retriever:
         return picked
 
 
+class Encoder(Protocol):
+    """What builds vectors: the static model or the sentence encoder."""
+
+    dim: int
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
 def index_vectors(
-    store: Store, embedder: Embedder, *, batch: int = 2000,
+    store: Store, embedder: Encoder, *, batch: int = 2000,
     progress: Callable[[int], None] | None = None, stop: threading.Event | None = None,
+    table: VectorTable = "complaint_vectors", foreground: Foreground | None = None,
+    limit: int | None = None,
 ) -> int:
-    """Compute the missing complaint vectors; returns how many were added. `progress` gets the
-    running total after each batch; a set `stop` ends the work after the current batch."""
+    """Compute the missing complaint vectors of `table` (at most `limit`); returns how many
+    were added. `progress` gets the running total after each batch; a set `stop` ends the work
+    after the current batch; with `foreground`, each batch first waits out the acks in
+    flight."""
     from bot.embedding import to_blob
 
     complaints = ComplaintStore(store)
     total = 0
-    while stop is None or not stop.is_set():
-        rows = complaints.missing_vectors(batch)
+    while (stop is None or not stop.is_set()) and (limit is None or total < limit):
+        size = batch if limit is None else min(batch, limit - total)
+        rows = complaints.missing_vectors(size, table=table)
         if not rows:
             break
+        if foreground is not None:
+            foreground.wait_quiet()
         vectors = embedder.encode([t for _, t in rows])
         complaints.put_vectors([(rid, to_blob(v)) for (rid, _), v in zip(rows, vectors,
-                                                                         strict=True)])
+                                                                         strict=True)],
+                               table=table)
         total += len(rows)
         if progress is not None:
             progress(total)
     return total
 
 
+SENTENCE_BATCH = 64  # the sentence encoder's rows per commit: a few seconds of work
+
+
 class VectorBuilder:
     """Builds the missing vectors on a daemon thread, so an import returns as soon as its rows
-    are searchable. Until a row has its vector, the retriever ranks it lexically and encodes
-    it on the fly when it is a lexical candidate (Retriever._add_semantic)."""
+    are searchable: the static model's first (fast), then the sentence encoder's. Until a row
+    has its vectors, the retriever ranks it lexically (and encodes it with the static model on
+    the fly when it is a lexical candidate, Retriever._add_semantic)."""
 
-    def __init__(self, store: Store, embedder: Embedder, *, batch: int = 2000) -> None:
-        self.store, self.embedder, self.batch = store, embedder, batch
+    def __init__(self, store: Store, embedder: Encoder | None, *, batch: int = 2000,
+                 encoder: Encoder | None = None, foreground: Foreground | None = None) -> None:
+        self.store, self.embedder, self.encoder, self.batch = store, embedder, encoder, batch
+        self.foreground = foreground
         self.added = 0
         self.error: BaseException | None = None
         self._stop = threading.Event()
@@ -455,8 +503,13 @@ class VectorBuilder:
 
     def _run(self) -> None:
         try:
-            self.added = index_vectors(self.store, self.embedder, batch=self.batch,
-                                       stop=self._stop)
+            if self.embedder is not None:
+                self.added += index_vectors(self.store, self.embedder, batch=self.batch,
+                                            stop=self._stop)
+            if self.encoder is not None:
+                self.added += index_vectors(
+                    self.store, self.encoder, batch=min(self.batch, SENTENCE_BATCH),
+                    stop=self._stop, table="sentence_vectors", foreground=self.foreground)
         except Exception as exc:  # the bot keeps answering lexically; say why in the log
             self.error = exc
             log.warning("background vector build stopped: %s", exc)

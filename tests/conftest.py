@@ -70,6 +70,9 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         "EMPTYCHAIR_HOST", "EMPTYCHAIR_PORT", "EMPTYCHAIR_TIMEZONE",
     ):
         monkeypatch.delenv(name, raising=False)
+    # The sentence encoder builds about 80 vectors a second: its own tests turn it on
+    # (test_sentence_search.py); everywhere else it would only add minutes of vector building.
+    monkeypatch.setenv("EMPTYCHAIR_SENTENCE_ENCODER", "false")
     monkeypatch.chdir(tmp_path)
 
 

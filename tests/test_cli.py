@@ -41,6 +41,7 @@ def subprocess_env(db: Path) -> dict[str, str]:
         if not k.startswith(("SLACK_", "OPENAI_", "EMPTYCHAIR_"))
     }
     env["EMPTYCHAIR_DB"] = str(db)
+    env["EMPTYCHAIR_SENTENCE_ENCODER"] = os.environ.get("EMPTYCHAIR_SENTENCE_ENCODER", "false")
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
     return env
 

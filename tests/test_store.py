@@ -20,13 +20,14 @@ def test_migrations_apply_once_and_twice_is_harmless(tmp_path: Path) -> None:
         "SELECT name FROM _sqlite_migrations ORDER BY rowid")]
     assert names == ["m001_complaints", "m002_vectors", "m003_slack_state", "m004_schedules",
                      "m005_drop_text_hash_index", "m006_structure_and_visibility",
-                     "m007_sync_state", "m008_answers"]
+                     "m007_sync_state", "m008_answers", "m009_sentence_vectors"]
     apply_migrations(first.db)
     second = Store(path)
     again = [r[0] for r in second.conn.execute("SELECT name FROM _sqlite_migrations")]
     assert again == names
     tables = set(second.db.table_names())
-    assert {"complaints", "complaints_fts", "complaint_vectors", "seen_events", "challenges",
+    assert {"complaints", "complaints_fts", "complaint_vectors", "sentence_vectors",
+            "seen_events", "challenges",
             "votes", "schedules", "brief_runs", "briefs"} <= tables
 
 

