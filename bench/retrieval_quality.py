@@ -43,7 +43,8 @@ OFF_TOPIC = (
 )
 DEFINITION = (
     "recall@k = |relevant ∩ top k| / min(k, |relevant|), macro-averaged over the split's "
-    "proposals; ratio = retriever / bm25 in this run; bm25 = SQLite FTS5 BM25 (porter) over the "
+    "proposals; retriever = the ranking `emptychair search` prints; ratio = retriever / bm25 "
+    "in this run; bm25 = SQLite FTS5 BM25 (porter) over the "
     "complaint text alone, the proposal's content words OR'd; cited.precision = share of the "
     "complaints the offline answer cites that are judged relevant (unjudged counts as not)"
 )
@@ -145,7 +146,9 @@ def evaluate(name: str, store: Any, embedder: Any | None, labels: list[Label],
     retriever = Retriever(store, embedder, window_days=WINDOW_DAYS, encoder=encoder)
 
     def ours(text: str, k: int) -> list[str]:
-        return [h.complaint.id for h in retriever.search(text, limit=k).hits]
+        # The order `emptychair search` prints: best first, without the theme diversity the
+        # answers add when they pick what to cite (cited.precision measures those).
+        return [h.complaint.id for h in retriever.search(text, limit=k, diverse=False).hits]
 
     methods: dict[str, Ranker] = {"retriever": ours, "bm25": plain_bm25(store)}
     service = ChairService(store=store, retriever=retriever, llm=None,

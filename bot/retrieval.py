@@ -480,6 +480,7 @@ def index_vectors(
 
 
 SENTENCE_BATCH = 64  # the sentence encoder's rows per commit: a few seconds of work
+BACKGROUND_BLAS_THREADS = 1
 
 
 class VectorBuilder:
@@ -507,9 +508,15 @@ class VectorBuilder:
                 self.added += index_vectors(self.store, self.embedder, batch=self.batch,
                                             stop=self._stop)
             if self.encoder is not None:
-                self.added += index_vectors(
-                    self.store, self.encoder, batch=min(self.batch, SENTENCE_BATCH),
-                    stop=self._stop, table="sentence_vectors", foreground=self.foreground)
+                from threadpoolctl import threadpool_limits
+
+                # One BLAS thread (process-wide, so a search's own encoding gets one too while
+                # the build lasts): the build takes minutes to hours, a core must stay free for
+                # acks and answers, and two BLAS pools on two cores thrash.
+                with threadpool_limits(limits=BACKGROUND_BLAS_THREADS, user_api="blas"):
+                    self.added += index_vectors(
+                        self.store, self.encoder, batch=min(self.batch, SENTENCE_BATCH),
+                        stop=self._stop, table="sentence_vectors", foreground=self.foreground)
         except Exception as exc:  # the bot keeps answering lexically; say why in the log
             self.error = exc
             log.warning("background vector build stopped: %s", exc)

@@ -123,6 +123,37 @@ def test_the_background_builder_fills_both_tables(
     assert complaints.count_missing_vectors("sentence_vectors") == 0
 
 
+class ThreadCountingEncoder:
+    """Wraps the real encoder and notes how many BLAS threads numpy may use while encoding."""
+
+    def __init__(self, inner: SentenceEncoder) -> None:
+        self.inner, self.dim = inner, inner.dim
+        self.threads: set[int] = set()
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        from threadpoolctl import threadpool_info
+
+        self.threads |= {p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"}
+        return self.inner.encode(texts)
+
+
+def test_the_background_build_leaves_a_core_for_acks(
+    small: Store, encoder: SentenceEncoder,
+) -> None:
+    from threadpoolctl import threadpool_info
+
+    def blas_threads() -> set[int]:
+        return {p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"}
+
+    before = blas_threads()
+    counting = ThreadCountingEncoder(encoder)
+    builder = VectorBuilder(small, None, encoder=counting, batch=4).start()
+    assert builder.wait(120) and builder.error is None
+    assert counting.threads == {1}
+    # the limit is lifted when the build ends: answers and the CLI use every core again
+    assert blas_threads() == before
+
+
 def _vector_counts(db: Path) -> tuple[int, int]:
     with closing(sqlite3.connect(db)) as conn:
         return (conn.execute("SELECT count(*) FROM complaint_vectors").fetchone()[0],
