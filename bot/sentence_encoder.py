@@ -5,10 +5,15 @@ from __future__ import annotations
 import json
 import logging
 import math
+import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
 
 log = logging.getLogger(__name__)
 
@@ -51,37 +56,52 @@ def _gelu(x: np.ndarray) -> np.ndarray:
 
 
 class SentenceEncoder:
-    """Encodes texts into unit-length 384-dimensional vectors, as sentence-transformers does."""
+    """Encodes texts into unit-length 384-dimensional vectors, as sentence-transformers does.
+
+    The weights (about 150 MB in memory) are read on the first `encode`, so commands that
+    never search (`stats`, `doctor`, `import`) do not pay for them."""
 
     name = "all-MiniLM-L6-v2"
 
     def __init__(self, path: Path) -> None:
-        from safetensors.numpy import load_file
-        from tokenizers import Tokenizer
-
         config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+        self.path = path
         self.dim = int(config["hidden_size"])
         self.heads = int(config["num_attention_heads"])
         self.layers = int(config["num_hidden_layers"])
         self.eps = float(config["layer_norm_eps"])
-        self.w = load_file(str(path / "model.safetensors"))
-        self.tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
-        self.tokenizer.enable_truncation(MAX_TOKENS)
-        self.tokenizer.no_padding()
-        # Attention weights fused into one matrix: one matmul per layer instead of three.
-        self.qkv = []
-        for i in range(self.layers):
-            p = f"encoder.layer.{i}.attention.self."
-            weight = np.concatenate([self.w[p + n + ".weight"] for n in ("query", "key", "value")])
-            bias = np.concatenate([self.w[p + n + ".bias"] for n in ("query", "key", "value")])
-            self.qkv.append((np.ascontiguousarray(weight.T), bias))
+        self._load_lock = threading.Lock()
+        self._loaded = False
+        self.w: dict[str, np.ndarray] = {}
+        self.qkv: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def _load(self) -> Tokenizer:
+        with self._load_lock:
+            if not self._loaded:
+                from safetensors.numpy import load_file
+                from tokenizers import Tokenizer
+
+                weights = load_file(str(self.path / "model.safetensors"))
+                # Attention weights fused into one matrix: one matmul per layer, not three.
+                for i in range(self.layers):
+                    p = f"encoder.layer.{i}.attention.self."
+                    parts = [p + n for n in ("query", "key", "value")]
+                    weight = np.concatenate([weights.pop(n + ".weight") for n in parts])
+                    bias = np.concatenate([weights.pop(n + ".bias") for n in parts])
+                    self.qkv.append((np.ascontiguousarray(weight.T), bias))
+                self.w = weights
+                self.tokenizer = Tokenizer.from_file(str(self.path / "tokenizer.json"))
+                self.tokenizer.enable_truncation(MAX_TOKENS)
+                self.tokenizer.no_padding()
+                self._loaded = True
+        return self.tokenizer
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """One unit vector per text, in order; texts are batched by length to save padding."""
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out
-        encodings = self.tokenizer.encode_batch(list(texts))
+        encodings = self._load().encode_batch(list(texts))
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
         for start in range(0, len(order), BATCH):
             chunk = order[start:start + BATCH]

@@ -190,6 +190,23 @@ def test_a_large_backlog_is_left_to_serve_and_said_once(
     assert _vector_counts(db) == (len(ROWS), 0)
 
 
+def test_commands_that_never_search_never_read_the_weights(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the sentence encoder's weights were read")
+
+    monkeypatch.setenv("EMPTYCHAIR_SENTENCE_ENCODER", "true")
+    monkeypatch.setattr("safetensors.numpy.load_file", refuse)
+    db = tmp_path / "x.db"
+    store = Store(db)
+    run_import(store, _csv(tmp_path / "r.csv"))
+    store.close()
+    result = CliRunner().invoke(app, ["stats", "--db", str(db)])
+    assert result.exit_code == 0, result.output
+    assert "6" in result.stdout
+
+
 def test_import_with_vectors_builds_both_kinds(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
