@@ -159,11 +159,13 @@ def import_cmd(
                            "(for sample data).")
     ] = False,
     vectors: Annotated[
-        bool, typer.Option("--vectors/--no-vectors",
-                           help="Also build the semantic and sentence vectors before returning "
-                                "(default: later: serve builds them in the background, ask "
-                                "and search on first use; the rows are searchable at once).")
-    ] = False,
+        bool | None, typer.Option("--vectors/--no-vectors",
+                                  help="Build every vector before returning, or none (default: "
+                                       "the sentence vectors of a store missing at most 5,000 "
+                                       "now, everything else later: serve builds it in the "
+                                       "background, ask and search on first use; the rows are "
+                                       "searchable at once).")
+    ] = None,
 ) -> None:
     """Import complaints; prints imported / duplicates skipped / rejected."""
     from bot.app import load_complaints, setup
@@ -179,22 +181,29 @@ def import_cmd(
         progress.start("importing rows", estimated_rows(path, fmt))
         summary = load_complaints(
             components, path, fmt=fmt, mapping=parsed,
-            rebase_to=datetime.now(UTC) if rebase_dates else None, vectors=vectors,
+            rebase_to=datetime.now(UTC) if rebase_dates else None, vectors=bool(vectors),
             progress=progress.update,
             before_vectors=progress.start,
             vector_progress=progress.update,
         )
     except OSError as exc:
+        components.store.close()
         raise _fail(f"cannot read {path}: {exc.strerror or exc}") from None
     finally:
         progress.stop()
+    try:
+        if summary.rejects_warning:
+            typer.echo(f"warning: {summary.rejects_warning}", err=True)
+        typer.echo(summary.line())
+        warning = summary.stale_warning(settings.window_days)
+        if warning:
+            typer.echo(warning, err=True)
+        if vectors is None:
+            # The sentence encoder is slow: a store small enough gets its vectors now, while
+            # the user expects to wait, so that the first search does not.
+            _sentence_vectors_once(components, note=False)
+    finally:
         components.store.close()
-    if summary.rejects_warning:
-        typer.echo(f"warning: {summary.rejects_warning}", err=True)
-    typer.echo(summary.line())
-    warning = summary.stale_warning(settings.window_days)
-    if warning:
-        typer.echo(warning, err=True)
 
 
 @app.command()
@@ -361,13 +370,22 @@ def _vectors_first(components: Components) -> None:
         if todo >= VECTOR_NOTE_ROWS:
             typer.echo(f"building semantic vectors for {todo:,} complaints (once)…", err=True)
         build_vectors(components)
+    _sentence_vectors_once(components, note=True)
+
+
+def _sentence_vectors_once(components: Components, *, note: bool) -> None:
+    """Build the missing sentence vectors when there are at most SENTENCE_CLI_ROWS; with
+    `note`, say in one line why a larger backlog is left."""
+    from bot.app import build_vectors, missing_vectors
+
     todo = missing_vectors(components, "sentence_vectors")
     if not todo:
         return
     if todo > SENTENCE_CLI_ROWS:
-        typer.echo(f"note: {todo:,} complaints have no sentence vectors yet, so the search "
-                   "ranks them without the sentence encoder; `emptychair import FILE --vectors` "
-                   "or a running `serve` builds them.", err=True)
+        if note:
+            typer.echo(f"note: {todo:,} complaints have no sentence vectors yet, so the search "
+                       "ranks them without the sentence encoder; `emptychair import FILE "
+                       "--vectors` or a running `serve` builds them.", err=True)
         return
     progress = Progress()
     try:
