@@ -160,65 +160,56 @@ def _vector_counts(db: Path) -> tuple[int, int]:
                 conn.execute("SELECT count(*) FROM sentence_vectors").fetchone()[0])
 
 
-def test_import_builds_a_small_stores_sentence_vectors_and_the_first_search_the_rest(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-) -> None:
+@pytest.fixture
+def encoder_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The suite runs with the encoder off (conftest); these tests are about it."""
     monkeypatch.setenv("EMPTYCHAIR_SENTENCE_ENCODER", "true")
+
+
+def _top_search_hit(tmp_path: Path, db: Path) -> str:
+    found = run_cli(tmp_path, db, "search", PROPOSAL, "--since", "36500", "--json")
+    assert found.returncode == 0, found.stderr
+    return str(json.loads(found.stdout)[0]["id"])
+
+
+def test_import_builds_a_small_stores_sentence_vectors_and_the_first_search_the_rest(
+    tmp_path: Path, encoder_on: None,
+) -> None:
     db = tmp_path / "x.db"
     done = run_cli(tmp_path, db, "import", str(_csv(tmp_path / "r.csv")))
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("imported 6")
     assert _vector_counts(db) == (0, len(ROWS))  # the static ones take a moment at first use
-    found = run_cli(tmp_path, db, "search", PROPOSAL, "--since", "36500", "--json")
-    assert found.returncode == 0, found.stderr
-    assert json.loads(found.stdout)[0]["id"] == WEEKEND
+    assert _top_search_hit(tmp_path, db) == WEEKEND
     assert _vector_counts(db) == (len(ROWS), len(ROWS))
 
 
 def test_the_first_search_builds_missing_sentence_vectors_once(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path, encoder_on: None,
 ) -> None:
-    monkeypatch.setenv("EMPTYCHAIR_SENTENCE_ENCODER", "true")
     db = tmp_path / "x.db"
     store = Store(db)
     run_import(store, _csv(tmp_path / "r.csv"))  # as a help-desk sync adds rows
     store.close()
-    found = run_cli(tmp_path, db, "search", PROPOSAL, "--since", "36500", "--json")
-    assert found.returncode == 0, found.stderr
-    assert json.loads(found.stdout)[0]["id"] == WEEKEND
+    assert _top_search_hit(tmp_path, db) == WEEKEND
     assert _vector_counts(db) == (len(ROWS), len(ROWS))
 
 
-def test_import_no_vectors_builds_none(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setenv("EMPTYCHAIR_SENTENCE_ENCODER", "true")
+def test_import_no_vectors_builds_none(tmp_path: Path, encoder_on: None) -> None:
     db = tmp_path / "x.db"
     done = run_cli(tmp_path, db, "import", str(_csv(tmp_path / "r.csv")), "--no-vectors")
     assert done.returncode == 0, done.stderr
     assert _vector_counts(db) == (0, 0)
 
 
-def test_a_large_import_leaves_its_sentence_vectors_to_serve(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+def test_a_large_backlog_is_left_to_serve_by_import_and_said_once_by_search(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, encoder_on: None,
 ) -> None:
-    monkeypatch.setenv("EMPTYCHAIR_SENTENCE_ENCODER", "true")
     monkeypatch.setattr("bot.cli.SENTENCE_CLI_ROWS", 3)
     db = tmp_path / "x.db"
     result = CliRunner().invoke(app, ["import", str(_csv(tmp_path / "r.csv")), "--db", str(db)])
     assert result.exit_code == 0, result.output
     assert _vector_counts(db) == (0, 0)
-
-
-def test_a_large_backlog_is_left_to_serve_and_said_once(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setenv("EMPTYCHAIR_SENTENCE_ENCODER", "true")
-    monkeypatch.setattr("bot.cli.SENTENCE_CLI_ROWS", 3)
-    db = tmp_path / "x.db"
-    store = Store(db)
-    run_import(store, _csv(tmp_path / "r.csv"))
-    store.close()
     result = CliRunner().invoke(app, ["search", PROPOSAL, "--db", str(db)])
     assert result.exit_code == 0, result.output
     assert ("note: 6 complaints have no sentence vectors yet, so the search ranks them without "
@@ -228,12 +219,11 @@ def test_a_large_backlog_is_left_to_serve_and_said_once(
 
 
 def test_commands_that_never_search_never_read_the_weights(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, encoder_on: None,
 ) -> None:
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError("the sentence encoder's weights were read")
 
-    monkeypatch.setenv("EMPTYCHAIR_SENTENCE_ENCODER", "true")
     monkeypatch.setattr("safetensors.numpy.load_file", refuse)
     db = tmp_path / "x.db"
     store = Store(db)
@@ -244,10 +234,7 @@ def test_commands_that_never_search_never_read_the_weights(
     assert "6" in result.stdout
 
 
-def test_import_with_vectors_builds_both_kinds(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setenv("EMPTYCHAIR_SENTENCE_ENCODER", "true")
+def test_import_with_vectors_builds_both_kinds(tmp_path: Path, encoder_on: None) -> None:
     db = tmp_path / "x.db"
     done = run_cli(tmp_path, db, "import", str(_csv(tmp_path / "r.csv")), "--vectors")
     assert done.returncode == 0, done.stderr
