@@ -289,12 +289,16 @@ def start_vector_builder(components: Components) -> VectorBuilder | None:
                          foreground=components.foreground).start()
 
 
+def _model_for(components: Components, table: VectorTable) -> Encoder | None:
+    """What builds the vectors of `table`: the static model or the sentence encoder."""
+    return components.embedder if table == "complaint_vectors" else components.encoder
+
+
 def missing_vectors(components: Components, table: VectorTable = "complaint_vectors") -> int:
     """How many complaints still lack a vector of `table` (0 when nothing would build it)."""
     from bot.store.complaints import ComplaintStore
 
-    builder = components.embedder if table == "complaint_vectors" else components.encoder
-    if builder is None:
+    if _model_for(components, table) is None:
         return 0
     return ComplaintStore(components.store).count_missing_vectors(table)
 
@@ -304,14 +308,13 @@ def build_vectors(components: Components, progress: Callable[[int], None] | None
     """Compute the missing vectors of `table` (none without its model)."""
     from bot.retrieval import SENTENCE_BATCH, index_vectors
 
-    encoder: Encoder | None = (components.embedder if table == "complaint_vectors"
-                               else components.encoder)
-    if encoder is None:
+    model = _model_for(components, table)
+    if model is None:
         return 0
     if progress is not None:
-        encoder = _CountingEncoder(encoder, progress)
+        model = _CountingEncoder(model, progress)
     batch = 2000 if table == "complaint_vectors" else SENTENCE_BATCH
-    return index_vectors(components.store, encoder, table=table, batch=batch)
+    return index_vectors(components.store, model, table=table, batch=batch)
 
 
 def load_complaints(
@@ -340,13 +343,15 @@ def load_complaints(
         window_start=datetime.now(UTC) - timedelta(days=settings.window_days),
     )
     if vectors:
-        for table, label in (("complaint_vectors", "building vectors"),
-                             ("sentence_vectors", "building sentence vectors")):
-            todo = missing_vectors(components, table)  # type: ignore[arg-type]
+        builds: tuple[tuple[VectorTable, str], ...] = (
+            ("complaint_vectors", "building vectors"),
+            ("sentence_vectors", "building sentence vectors"))
+        for table, label in builds:
+            todo = missing_vectors(components, table)
             if todo and before_vectors is not None:
                 before_vectors(label, todo)
             if todo:
-                build_vectors(components, vector_progress, table)  # type: ignore[arg-type]
+                build_vectors(components, vector_progress, table)
     return summary
 
 
