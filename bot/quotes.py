@@ -27,6 +27,10 @@ _BOILERPLATE = re.compile(
     r"|^\W*(?:\d(?:\.\d)?\s*(?:/\s*5|stars?|out of 5)|[★☆*]{1,5})\W*$",
     re.IGNORECASE,
 )
+# Exports that escaped their line breaks ("\\n" as two characters) and runs of the CFPB's
+# redaction masks ("XXXX XXXX XXXX") are no one's words: a break is a break, a run is cut.
+_ESCAPED_BREAKS = re.compile(r"(?:\\[nr])+")
+_MASK_RUN = re.compile(r"(?:(?<!\S)\S*X{2,}\S*(?:\s+|$)){3,}")
 # Text that addresses a bot or tries to steer one is never quoted or cited as a customer's words.
 _INSTRUCTIONS = re.compile(
     r"\b(?:ignore|disregard|forget|override) (?:all |any |the |your )?(?:previous|prior|above|"
@@ -64,7 +68,9 @@ def best_quote(text: str, terms: list[str], limit: int = QUOTE_CHARS) -> str:
     if looks_like_instructions(text):
         return ""
     query = {stem(t) for t in terms if not t.isdigit()}
-    parts = [_SALUTATION.sub("", s) for s in sentences(redact(text))]
+    text = _ESCAPED_BREAKS.sub("\n\n", text)
+    parts = [_SALUTATION.sub("", _MASK_RUN.sub("… ", s).strip(" …"))
+             for s in sentences(redact(text))]
     parts = [s for s in parts if not is_boilerplate(s)]
     if not parts:
         return ""

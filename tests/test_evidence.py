@@ -110,6 +110,22 @@ def test_the_quote_is_the_sentence_that_bears_not_the_greeting(store: Store) -> 
         "The app crashes every time I open my basket.")
 
 
+def test_a_quote_skips_the_cfpb_redaction_masks_and_escaped_line_breaks(store: Store) -> None:
+    masked = Complaint(
+        id="CFPB-MASK", created_at=NOW - timedelta(days=1), theme="billing",
+        # as the CFPB export has it: a masked address block, then "\\n" as two characters
+        text="bXXXX XXXX XXXX XXXX XXXX XXXX XXXX\\n\\nRe: They charged a late fee of "
+             "{$39.00} although my payment was on the due date.\\n I called on XX/XX/XXXX.")
+    ComplaintStore(store).add_many([masked, *(c for c in corpus() if c.theme != "billing")])
+    response = service_for(store).challenge(PROPOSAL)
+    quotes = {c.id: c.quote for c in response.citations}
+    assert quotes["CFPB-MASK"] == ("Re: They charged a late fee of {$39.00} although my "
+                                   "payment was on the due date.")
+    # a lone masked date is part of the sentence, not a run to cut
+    assert best_quote("On XX/XX/XXXX the bank charged me a late fee again.", ["fee"]) == (
+        "On XX/XX/XXXX the bank charged me a late fee again.")
+
+
 def test_a_complaint_that_orders_a_bot_is_never_quoted_or_cited(store: Store) -> None:
     spam = Complaint(
         id="SPAM-1", created_at=NOW - timedelta(days=1), theme="billing",
