@@ -9,6 +9,7 @@ import re
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +33,30 @@ DEFINITION = (
     "quote_on_topic = share of shown quotes holding a content word of the proposal (stemmed); "
     "distinct = answers whose questions are pairwise distinct; words = words of the one-screen "
     "Slack answer (sections, emoji excluded); numbers_checked = answers whose every number is "
-    "in the facts, a cited complaint or the proposal; verdict = answers with a verdict"
+    "in the facts, a cited complaint or the proposal; verdict = answers with a verdict; "
+    "cited_relevant = judged-relevant citations / citations, of first and of other challenges; "
+    "facts = the first challenge's store-wide count of complaints that bear on it, against the "
+    "proposal's judged-relevant set: counted_per_relevant = count / relevant, judged_precision "
+    "= relevant / judged among the counted, relevant_counted = share of the relevant counted"
 )
+
+
+def topic_ids(store: Any, facts: Any, since: Any, until: Any) -> set[str]:
+    """The ids the first challenge's "bear on this" count counted, by the same rule."""
+    from bot.evidence import common_stems, topic_match
+    from bot.store.complaints import ComplaintStore, to_iso
+
+    match = topic_match(facts.terms, common_stems(ComplaintStore(store), facts.terms))
+    if match is None:
+        return set()
+    sql = ("SELECT c.id FROM complaints c JOIN complaints_fts f ON f.rowid = c.rowid "
+           "WHERE complaints_fts MATCH ? AND c.theme = ? AND c.created_at >= ? "
+           "AND c.created_at < ?")
+    params = [match, facts.theme, to_iso(since), to_iso(until)]
+    if facts.sub_theme:
+        sql += " AND c.sub_theme = ?"
+        params.append(facts.sub_theme)
+    return {row[0] for row in store.conn.execute(sql, params)}
 
 
 def score(resp: Any, relevant: set[str], texts: dict[str, str]) -> dict[str, Any]:
@@ -46,6 +69,9 @@ def score(resp: Any, relevant: set[str], texts: dict[str, str]) -> dict[str, Any
     if not resp.challenges:
         return out
     out["first_cites_relevant"] = bool(set(resp.challenges[0].complaint_ids) & relevant)
+    for role, group in (("first", resp.challenges[:1]), ("other", resp.challenges[1:])):
+        ids = [cid for ch in group for cid in ch.complaint_ids]
+        out[f"{role}_cited"] = [sum(cid in relevant for cid in ids), len(ids)]
     proposal = {s for t in content_terms(resp.proposal) for s in stems(t)}
     quotes = [c.quote for c in resp.citations if c.quote]
     out["quotes"] = len(quotes)
@@ -91,6 +117,16 @@ def report(prefix: str, rows: list[dict[str, Any]]) -> None:
     emit(f"{prefix}.numbers_checked",
          f"{sum(r['numbers_checked'] for r in answered)}/{len(answered)}")
     emit(f"{prefix}.verdict", f"{sum(r['verdict'] for r in answered)}/{len(answered)}")
+    for role in ("first", "other"):
+        rel, cited = (sum(r[f"{role}_cited"][i] for r in answered) for i in (0, 1))
+        emit(f"{prefix}.{role}_challenges.cited_relevant", f"{rel}/{cited}")
+    facts = [r["facts"] for r in answered if "facts" in r]
+    if facts:
+        counted, judged, both, labelled = (sum(f[k] for f in facts) for k in
+                                           ("counted", "judged", "relevant", "labelled"))
+        emit(f"{prefix}.facts.counted_per_relevant", counted / labelled if labelled else "n/a")
+        emit(f"{prefix}.facts.judged_precision", both / judged if judged else "n/a")
+        emit(f"{prefix}.facts.relevant_counted", both / labelled if labelled else "n/a")
 
 
 def run(only: str | None, verbose: bool) -> None:
@@ -135,6 +171,15 @@ def run(only: str | None, verbose: bool) -> None:
                         for lab in group:
                             resp = service.challenge(lab.proposal)
                             rows.append(score(resp, lab.relevant, texts))
+                            facts = resp.challenges[0].facts if resp.challenges else None
+                            if facts is not None:
+                                now = datetime.now(UTC)
+                                ids = topic_ids(store, facts,
+                                                now - timedelta(days=WINDOW_DAYS), now)
+                                rows[-1]["facts"] = {
+                                    "counted": facts.matching, "labelled": len(lab.relevant),
+                                    "judged": len(ids & lab.judged),
+                                    "relevant": len(ids & lab.relevant)}
                             if verbose:
                                 emit(f"{name}.{writer}.{split}.{lab.pid}",
                                      json.dumps(rows[-1]) + " " + lab.proposal)

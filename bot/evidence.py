@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
+from itertools import combinations
 
 from bot.briefs import change_pct
 from bot.models import ScoredComplaint, TopicFacts
@@ -13,6 +14,9 @@ from bot.text import stem, stems
 
 MAX_TOPIC_TERMS = 8  # pairs of 8 words: 28 FTS5 clauses, cheap even at a million rows
 SPLIT_VALUES = 5
+# A word found in more than this share of all complaints ("charge", "fee", "account") names no
+# topic, and neither does a pair of two such words; see topic_match.
+COMMON_SHARE = 0.1
 
 
 def topic_terms(
@@ -38,15 +42,30 @@ def topic_terms(
     return list(kept.values())[:MAX_TOPIC_TERMS]
 
 
-def topic_match(terms: Sequence[str]) -> str | None:
-    """An FTS5 expression on the text column: at least two of `terms` (one of one or two)."""
-    quoted = ['"' + t.replace('"', '""') + '"' for t in terms]
+def topic_match(terms: Sequence[str], common: Collection[str] = ()) -> str | None:
+    """An FTS5 expression on the text column: at least two of `terms` (one of one or two), and
+    not two `common` words (stems) alone: "charge" and "fee" together are in most card
+    complaints, "fee" and "secured" are a topic. When every word is common, three of them."""
+    quoted = {t: '"' + t.replace('"', '""') + '"' for t in terms}
     if not quoted:
         return None
     if len(quoted) <= 2:
-        return "text : (" + " OR ".join(quoted) + ")"
-    pairs = [f"({a} AND {b})" for i, a in enumerate(quoted) for b in quoted[i + 1:]]
-    return "text : (" + " OR ".join(pairs) + ")"
+        return "text : (" + " OR ".join(quoted.values()) + ")"
+    words = list(quoted)
+    specific = [t for t in words if stem(t) not in common]
+    if specific:
+        clauses = [f"({quoted[a]} AND {quoted[b]})" for i, a in enumerate(words)
+                   for b in words[i + 1:] if a in specific or b in specific]
+    else:
+        clauses = ["(" + " AND ".join(quoted[t] for t in trio) + ")"
+                   for trio in combinations(words, 3)]
+    return "text : (" + " OR ".join(clauses) + ")"
+
+
+def common_stems(store: ComplaintStore, terms: Sequence[str]) -> set[str]:
+    """The stems of `terms` that more than COMMON_SHARE of all stored complaints hold."""
+    total, freqs = store.doc_freqs(sorted({stem(t) for t in terms}))
+    return {s for s, n in freqs.items() if n > COMMON_SHARE * total}
 
 
 def topic_of(group: Sequence[ScoredComplaint]) -> tuple[str, str]:
@@ -70,7 +89,7 @@ def topic_facts(
 ) -> TopicFacts:
     theme, sub_theme = topic_of(group)
     words = topic_terms(terms, group, related)
-    match = topic_match(words)
+    match = topic_match(words, common_stems(store, words))
     span = until - since
     window_total = store.count_where(since=since, until=until, audience=audience)[""]
 

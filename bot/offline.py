@@ -10,6 +10,7 @@ from bot.change_kinds import classify
 from bot.models import Challenge, ScoredComplaint, Severity, TopicFacts, Verdict
 from bot.quotes import best_quote
 from bot.redact import redact
+from bot.retrieval import COVERAGE_STRONG, MATCHED_MIN
 
 MAX_CHALLENGES = 3
 
@@ -168,11 +169,17 @@ def write_answer(
             break
         theme = group[0].complaint.theme
         fact = facts.get(theme)
-        # A lone, weaker complaint in a side theme, or a side theme the store barely holds, is
-        # a footnote, not a risk of its own.
-        if i > 0 and ((len(group) < 2 and group[0].score < 0.8 * top)
-                      or (fact is not None and fact.matching < THIN_EVIDENCE)):
-            continue
+        if i > 0:
+            # Another theme's complaints that pass the relevance rule are mostly about another
+            # problem sharing the proposal's words; a side risk stands only on passages that
+            # hold most of those words.
+            group = [h for h in group if h.matched >= MATCHED_MIN
+                     and h.coverage >= COVERAGE_STRONG]
+            # A lone, weaker complaint in a side theme, or a side theme the store barely
+            # holds, is a footnote, not a risk of its own.
+            if (not group or (len(group) < 2 and group[0].score < 0.8 * top)
+                    or (fact is not None and fact.matching < THIN_EVIDENCE)):
+                continue
         quoted = [h for h in group if best_quote(h.complaint.text, terms)] or list(group)
         lead = quoted[0]
         if not challenges:

@@ -27,6 +27,13 @@ _BOILERPLATE = re.compile(
     r"|^\W*(?:\d(?:\.\d)?\s*(?:/\s*5|stars?|out of 5)|[★☆*]{1,5})\W*$",
     re.IGNORECASE,
 )
+# A sentence citing a statute ("15 U.S.C. 1681s-2", "et seq.", "§ 1024.35") is the template
+# many credit-repair letters copy, not the customer's experience.
+_STATUTE = re.compile(
+    r"§|\bet\.? seq\b|\b\d+\s*U\.?\s?S\.?\s?C\b|\bU\.?S\.?C\.?\s*(?:§\s*)?\d"
+    r"|\bO\.R\.C\b|\bC\.F\.R\b|\b\d+\s*CFR\b",
+    re.IGNORECASE,
+)
 # Exports that escaped their line breaks ("\\n" as two characters) and runs of the CFPB's
 # redaction masks ("XXXX XXXX XXXX") are no one's words: a break is a break, a run is cut.
 _ESCAPED_BREAKS = re.compile(r"(?:\\[nr])+")
@@ -50,7 +57,8 @@ def looks_like_instructions(text: str) -> bool:
 
 def is_boilerplate(sentence: str) -> bool:
     flat = " ".join(sentence.split())
-    return bool(_BOILERPLATE.search(flat)) or len(words(flat)) < MIN_WORDS
+    return (bool(_BOILERPLATE.search(flat) or _STATUTE.search(flat))
+            or len(words(flat)) < MIN_WORDS)
 
 
 def _cut(text: str, limit: int) -> str:

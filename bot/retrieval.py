@@ -320,9 +320,11 @@ class Retriever:
         query = self.embedder.encode([text])[0]
         rowids, matrix = self._scan_matrix(since, audience, "complaint_vectors",
                                            self.embedder.dim)
+        ranked_sims = np.zeros(0, dtype=np.float32)  # the scanned similarities, descending
         if len(rowids):
             sims = matrix @ query
             top = np.argsort(-sims)[: CANDIDATES // 2]
+            ranked_sims = sims[top]
             for rank, i in enumerate(top):
                 if sims[i] < SEMANTIC_WEAK:
                     break  # a nearest neighbour that shares little meaning is noise
@@ -331,19 +333,28 @@ class Retriever:
                 cand.semantic = float(sims[i])
                 cand.ranks["semantic"] = rank
         # FTS candidates outside the scanned set still need a semantic score.
+        # A complaint logged since the scan's vectors were built takes the place its
+        # similarity earns in that list, or it would rank below weaker ones until then.
         need = [rid for rid, c in candidates.items() if c.semantic == 0.0]
         stored = self.complaints.vectors_for(need)
         fresh: list[tuple[int, str]] = []
+
+        def place(rid: int, sim: float) -> None:
+            candidates[rid].semantic = sim
+            rank = int(np.count_nonzero(ranked_sims > sim))
+            if sim >= SEMANTIC_WEAK and rank < CANDIDATES // 2:
+                candidates[rid].ranks["semantic"] = rank
+
         for rid in need:
             blob = stored.get(rid)
             if blob is not None:
-                candidates[rid].semantic = float(from_blob(blob, self.embedder.dim) @ query)
+                place(rid, float(from_blob(blob, self.embedder.dim) @ query))
             elif candidates[rid].complaint is not None:
                 fresh.append((rid, candidates[rid].complaint.text))  # type: ignore[union-attr]
         if fresh:
             vectors = self.embedder.encode([t for _, t in fresh])
             for (rid, _), vec in zip(fresh, vectors, strict=True):
-                candidates[rid].semantic = float(vec @ query)
+                place(rid, float(vec @ query))
             blobs = [(rid, to_blob(v)) for (rid, _), v in zip(fresh, vectors, strict=True)]
             try:
                 self.complaints.put_vectors(blobs)

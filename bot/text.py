@@ -28,7 +28,10 @@ _STOPWORDS_TEXT = """
 STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
 WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?", re.UNICODE)
 # A sentence ends at . ! ? (or a paragraph break) followed by space and a capital, digit or quote.
-_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9{])|\n\s*\n")
+# Not after an initial ("U.S.C. 1692g", "J. Smith"): a lone capital and a period end no
+# sentence.
+_SENTENCE_END = re.compile(
+    r"(?<=[.!?])(?<![\s.(][A-Z]\.)[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9{])|\n\s*\n")
 
 _local = threading.local()
 

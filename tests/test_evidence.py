@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 from bot.config import DEFAULT_PROMPTS
@@ -62,6 +63,22 @@ def sql_count(store: Store, where: str, params: list[object]) -> int:
                                   params).fetchone()[0])
 
 
+def bears_rule(store: Store, query: set[str]) -> Callable[[str], bool]:
+    """The README's "bears on the topic", counted in Python: two of the topic's words, not two
+    words that more than a tenth of all complaints hold; three when every word is that
+    common."""
+    texts = [t for (t,) in store.conn.execute("SELECT text FROM complaints")]
+    common = {s for s in query if sum(s in stems(t) for t in texts) > 0.1 * len(texts)}
+
+    def bears(text: str) -> bool:
+        held = stems(text) & query
+        if query - common:
+            return len(held) >= 2 and bool(held - common)
+        return len(held) >= 3
+
+    return bears
+
+
 def test_facts_are_counted_over_the_whole_window_not_the_cited_few(store: Store) -> None:
     ComplaintStore(store).add_many(corpus())
     response = service_for(store).challenge(PROPOSAL)
@@ -81,8 +98,7 @@ def test_facts_are_counted_over_the_whole_window_not_the_cited_few(store: Store)
         "SELECT created_at, text, segment, severity, channel FROM complaints "
         "WHERE theme = 'billing'").fetchall()
 
-    def bears(text: str) -> bool:
-        return len(stems(text) & query) >= 2
+    bears = bears_rule(store, query)
 
     in_window = [r for r in rows if window[0] <= r[0] < window[1] and bears(r[1])]
     before = [r for r in rows if previous[0] <= r[0] < previous[1] and bears(r[1])]
@@ -104,6 +120,12 @@ def test_the_quote_is_the_sentence_that_bears_not_the_greeting(store: Store) -> 
     assert best_quote(text, ["late", "fee", "payment", "due", "date"]) == (
         "They charged me a late fee the day after my payment due date even though I paid on time.")
     assert best_quote("Hi.", ["late"]) == ""
+    # the statute a credit-repair template cites is not what happened to the customer
+    legal = ("According to 1319.12 O.R.C. the assignment of a debt to a collection agency must "
+             "be in writing. Under 15 U.S.C. 1692g the collection agency must validate the debt. "
+             "The collection agency never answered my letter asking them to validate the debt.")
+    assert best_quote(legal, ["collection", "agency", "validate", "debt", "assignment"]) == (
+        "The collection agency never answered my letter asking them to validate the debt.")
     assert best_quote("5 stars", ["late"]) == ""
     # no sentence holds a word of the proposal: the first one that says something
     assert best_quote("Hello! The app crashes every time I open my basket.", ["fee"]) == (
@@ -177,3 +199,54 @@ def test_a_complaint_logged_in_a_private_conversation_is_quoted_only_there(store
     assert cited("G0PRIVATE") == {"PRIV-1"}
     assert cited("C0PUBLIC") == set()
     assert cited(None) == {"PRIV-1"}  # the command line belongs to the operator
+
+
+def card(i: int, text: str, theme: str = "card") -> Complaint:
+    return Complaint(id=f"{theme[:2].upper()}-{i:03d}", created_at=NOW - timedelta(days=1 + i % 60),
+                     text=text, theme=theme)
+
+
+def filler(n: int) -> list[Complaint]:
+    """Complaints about something else, so a word in one complaint in ten is a rare one."""
+    return [card(300 + i, f"The parcel {i} arrived late and the driver never rang.", "delivery")
+            for i in range(n)]
+
+
+def test_two_words_most_complaints_hold_are_not_a_topic(store: Store) -> None:
+    # "charge" and "fee" are in nearly every card complaint: a complaint that holds only those
+    # two says nothing about secured cards, so it does not bear on the proposal.
+    rows = [card(i, f"They charged me a late fee of ${30 + i} on my card.") for i in range(30)]
+    rows += [card(100 + i, f"The annual fee of ${40 + i} came out of my secured card deposit, "
+                           "so the deposit no longer covers my limit.") for i in range(6)]
+    rows += [card(200 + i, f"My secured card was closed and the annual fee charged anyway, "
+                           f"case {i}.") for i in range(4)]
+    ComplaintStore(store).add_many([*rows, *filler(60)])
+    response = service_for(store).challenge(
+        "Charge an annual fee on secured cards and take it out of the deposit")
+    facts = response.challenges[0].facts
+    assert facts is not None and facts.theme == "card"
+    query = {s for t in facts.terms for s in stems(t)}
+    assert {"charg", "fee"} <= query
+    bears = bears_rule(store, query)
+    assert facts.matching == sum(bears(r.text) for r in rows) == 10
+    assert facts.theme_total == 40
+
+
+def test_a_side_theme_needs_a_passage_that_holds_most_of_the_proposal(store: Store) -> None:
+    rows = [card(i, f"The annual fee of ${40 + i} came out of my secured card deposit.")
+            for i in range(8)]
+    # another theme, sharing two of the proposal's words: not a risk of its own
+    rows += [card(i, f"The bank took a fee out of my account, reference {i}.", "bank")
+             for i in range(6)]
+    ComplaintStore(store).add_many([*rows, *filler(60)])
+    service = service_for(store)
+    proposal = "Take the annual fee for secured cards out of the deposit"
+    assert [c.facts.theme for c in service.challenge(proposal).challenges
+            if c.facts] == ["card"]
+    # the same theme's complaints that tell the proposal's story do stand as a second risk
+    ComplaintStore(store).add_many([
+        card(50 + i, f"The annual fee on my secured card was a surprise, ticket {i}.", "bank")
+        for i in range(3)])
+    answered = service.challenge(proposal)  # logged since the service started
+    assert [c.facts.theme for c in answered.challenges if c.facts] == ["card", "bank"]
+    assert all(cid.startswith("BA-05") for cid in answered.challenges[1].complaint_ids)
