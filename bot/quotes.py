@@ -20,7 +20,7 @@ _SALUTATION = re.compile(
 _BOILERPLATE = re.compile(
     r"^\W*(?:thanks?(?: you)?|thank you for .*|sincerely|regards|best regards|"
     r"kind regards|respectfully|cheers)\W*$"
-    r"|^\W*(?:i am|i'm) writing (?:to|this|in regards?|regarding|because)"
+    r"|^\W*(?:i ?am|i'm) writing (?:to|this|in regards?|regarding|because)"
     r"|^\W*(?:please find|please see|see attached|attached (?:is|are)|this (?:letter|complaint) is)"
     r"|^\W*my complaint is (?:with|about|against|regarding)\b[^.]{0,60}\.?$"
     r"|^\W*(?:i would like to|i want to|i wish to) (?:file|submit|make|lodge) a complaint"

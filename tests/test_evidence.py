@@ -120,6 +120,9 @@ def test_the_quote_is_the_sentence_that_bears_not_the_greeting(store: Store) -> 
     assert best_quote(text, ["late", "fee", "payment", "due", "date"]) == (
         "They charged me a late fee the day after my payment due date even though I paid on time.")
     assert best_quote("Hi.", ["late"]) == ""
+    assert best_quote("Iam writing to formally dispute a late fee. The late fee was charged on the "
+                      "due date.", ["late", "fee", "dispute"]) == (
+        "The late fee was charged on the due date.")
     # the statute a credit-repair template cites is not what happened to the customer
     legal = ("According to 1319.12 O.R.C. the assignment of a debt to a collection agency must "
              "be in writing. Under 15 U.S.C. 1692g the collection agency must validate the debt. "
