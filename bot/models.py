@@ -45,6 +45,7 @@ class ScoredComplaint(BaseModel):
     score: float
     bm25: float = 0.0
     semantic: float = 0.0
+    dense: float | None = None  # the sentence encoder's cosine, where its vector is built
     recency: float = 0.0
     coverage: float = 0.0  # share of the proposal's content words its best passage contains
     matched: int = 0  # how many of them

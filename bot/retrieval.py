@@ -88,6 +88,10 @@ class Retrieval:
 # ("Rename the tabs of the internal finance spreadsheet"); see bench/README.md.
 SEMANTIC_STRONG = 0.45
 SEMANTIC_WEAK = 0.28
+# The sentence encoder's cosine below which a complaint is not about the proposal whatever words
+# they share, and below which its nearest neighbours are not candidates at all.
+DENSE_MIN = 0.30
+DENSE_CANDIDATE = 0.20
 COVERAGE_MIN = 0.34
 COVERAGE_STRONG = 0.66
 MATCHED_MIN = 2  # one shared word ("stand" in "standard") is a coincidence, two are a topic
@@ -100,8 +104,12 @@ PASSAGE_POOL = 200  # candidates whose best passage is scored, by their first-pa
 def is_relevant(
     hit: ScoredComplaint, semantic_available: bool = True, query_words: int = 3
 ) -> bool:
+    # The sentence encoder reads meaning the shared words and the static model miss: a
+    # stand-up "on Tuesday mornings" is not a parcel that "never came that morning".
+    if hit.dense is not None and hit.dense < DENSE_MIN:
+        return False
     # Two sentences that hold most of the proposal's words are on its topic whatever the
-    # embedding says (it is weak on long letters); fewer words need the meaning to agree.
+    # static embedding says (it is weak on long letters); fewer words need the meaning to agree.
     if hit.matched >= MATCHED_MIN and hit.coverage >= COVERAGE_STRONG:
         return True
     lexical = hit.coverage >= COVERAGE_MIN and hit.matched >= MATCHED_MIN
@@ -151,6 +159,7 @@ class _Candidate:
     complaint: Complaint | None = None
     ranks: dict[str, int] = field(default_factory=dict)  # list name -> 0-based rank
     semantic: float = 0.0
+    dense: float | None = None
     passage: Passage | None = None
     fused: float = 0.0
 
@@ -375,8 +384,16 @@ class Retriever:
             return
         sims = matrix @ self.encoder.encode([text])[0]
         for rank, i in enumerate(np.argsort(-sims)[: CANDIDATES // 2]):
+            if sims[i] < DENSE_CANDIDATE:
+                break
             rid = int(rowids[i])
             candidates.setdefault(rid, _Candidate(rid)).ranks["dense"] = rank
+        order = np.argsort(rowids)
+        found = list(candidates)
+        positions = np.minimum(np.searchsorted(rowids[order], found), len(rowids) - 1)
+        for rid, pos in zip(found, positions, strict=True):
+            if rowids[order[pos]] == rid:
+                candidates[rid].dense = float(sims[order[pos]])
 
     def _scan_matrix(
         self, since: datetime, audience: str | None, table: VectorTable, dim: int
@@ -420,7 +437,9 @@ class Retriever:
                     complaint=c.complaint, score=round(score, 6),
                     bm25=round(1 / (RRF_K + c.ranks["lexical"]), 6) if "lexical" in c.ranks
                     else 0.0,
-                    semantic=round(c.semantic, 6), recency=round(recency, 6),
+                    semantic=round(c.semantic, 6),
+                    dense=None if c.dense is None else round(c.dense, 6),
+                    recency=round(recency, 6),
                     coverage=round(passage.coverage, 4), matched=passage.matched,
                     passage=passage.text,
                 )

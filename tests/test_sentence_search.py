@@ -246,3 +246,36 @@ def test_switched_off_the_encoder_builds_nothing(tmp_path: Path) -> None:
     done = run_cli(tmp_path, db, "import", str(_csv(tmp_path / "r.csv")), "--vectors")
     assert done.returncode == 0, done.stderr
     assert _vector_counts(db) == (len(ROWS), 0)
+
+
+def test_a_proposal_that_only_shares_words_gets_no_signal_where_the_encoder_reads_meaning(
+    store: Store, encoder: SentenceEncoder,
+) -> None:
+    from datetime import timedelta
+
+    from bot.config import DEFAULT_PROMPTS
+    from bot.embedding import load_embedder
+    from bot.models import Complaint
+    from bot.prompts import PromptLibrary
+    from bot.service import ChairService
+    from tests.conftest import NOW
+
+    texts = ["I took the morning off work. Nothing came, no text, no email.",
+             "Delivery was promised for Tuesday morning and the parcel came on Friday.",
+             "The courier came on Monday morning while I was at work and took the parcel back.",
+             "I was charged twice for one order and the refund never came.",
+             "My parcel was left in the rain at the gate and got soaked."]
+    ComplaintStore(store).add_many([
+        Complaint(id=f"D-{i}", created_at=NOW - timedelta(days=1 + i), text=text,
+                  theme="delivery") for i, text in enumerate(texts)])
+    embedder = load_embedder()
+    index_vectors(store, embedder)  # type: ignore[arg-type]
+    index_vectors(store, encoder, table="sentence_vectors")
+    service = ChairService(
+        store=store, llm=None, prompts=PromptLibrary(DEFAULT_PROMPTS), window_days=90,
+        retriever=Retriever(store, embedder, clock=lambda: NOW, encoder=encoder),
+        clock=lambda: NOW)
+    internal = service.challenge("Move the weekly stand-up to Tuesday mornings")
+    assert internal.citations == [] and internal.no_signal
+    delivery = service.challenge("Stop delivering on Tuesday mornings")
+    assert {c.id for c in delivery.citations} == {"D-1", "D-2"}
