@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
@@ -86,6 +88,18 @@ def corpora() -> Iterator[Corpus]:
 def dense(corpus: Corpus, text: str, k: int) -> list[str]:
     q = corpus.embedder.encode([text])[0]
     return [corpus.ids[i] for i in (-(corpus.vectors @ q)).argsort()[:k]]
+
+
+def sentence_matrix(store: Any, encoder: Any) -> tuple[list[str], np.ndarray]:
+    """Every complaint's MiniLM vector (built where missing), ids in rowid order."""
+    from bot.embedding import from_blob
+    from bot.retrieval import SENTENCE_BATCH, index_vectors
+
+    index_vectors(store, encoder, table="sentence_vectors", batch=SENTENCE_BATCH)
+    rows = store.conn.execute(
+        "SELECT c.id, v.vector FROM complaints c JOIN sentence_vectors v "
+        "ON v.rowid = c.rowid ORDER BY c.rowid").fetchall()
+    return [cid for cid, _ in rows], np.vstack([from_blob(b, encoder.dim) for _, b in rows])
 
 
 def write_pool(path: Path, corpus: Corpus, pool: dict[str, list[str]]) -> None:

