@@ -279,3 +279,20 @@ def test_a_proposal_that_only_shares_words_gets_no_signal_where_the_encoder_read
     assert internal.citations == [] and internal.no_signal
     delivery = service.challenge("Stop delivering on Tuesday mornings")
     assert {c.id for c in delivery.citations} == {"D-1", "D-2"}
+
+
+def test_until_sentence_vectors_are_built_the_static_model_stands_in(
+    small: Store, encoder: SentenceEncoder,
+) -> None:
+    from bot.embedding import load_embedder
+
+    embedder = load_embedder()
+    assert embedder is not None
+    index_vectors(small, embedder)
+    retriever = Retriever(small, embedder, window_days=36_500, encoder=encoder)
+    # no sentence vector yet: the static model's neighbours rank what shares no word
+    weekend = {h.complaint.id: h for h in retriever.search(PROPOSAL).hits}[WEEKEND]
+    assert weekend.score > 0 and weekend.dense is None
+    index_vectors(small, encoder, table="sentence_vectors")
+    top = retriever.search(PROPOSAL).hits[0]
+    assert top.complaint.id == WEEKEND and top.dense is not None and top.dense > 0.3
