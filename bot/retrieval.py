@@ -251,25 +251,25 @@ class Retriever:
 
         def search_list(name: str, match: str, limit: int,
                         columns: tuple[float, float, float] = FTS_WEIGHTS) -> None:
-            if not weights.get(name):
-                return  # a list the fusion does not weigh is not worth a query
             hits = self.complaints.fts(match, since=since, limit=limit, audience=audience,
                                        weights=columns)
             add(name, [h.rowid for h in hits], {h.rowid: h.complaint for h in hits})
 
+        # A list the fusion does not weigh is not worth a query.
         if terms:
             match = fts_or_query(self._within_budget(terms))
             search_list("lexical", match, CANDIDATES)
-            search_list("text", f"text : ({match})", CANDIDATES, columns=(1.0, 0.0, 0.0))
-        if expansion:
+            if weights.get("text"):
+                search_list("text", f"text : ({match})", CANDIDATES, columns=(1.0, 0.0, 0.0))
+        if expansion and weights.get("expansion"):
             search_list("expansion", fts_or_query(self._within_budget(expansion)),
                         CANDIDATES // 2)
         customers = [t for t in query_terms(" ".join(also)) if t not in terms]
-        if customers:
+        if customers and weights.get("rewrite"):
             search_list("rewrite", fts_or_query(self._within_budget(customers)),
                         CANDIDATES // 2)
         amounts = amount_phrases(text)
-        if amounts:
+        if amounts and weights.get("amount"):
             search_list("amount", " OR ".join(amounts), CANDIDATES // 2)
         if self.embedder is not None and text.strip():
             self._add_semantic(text, since, candidates, audience)
