@@ -294,7 +294,8 @@ class Retriever:
         for rank, cand in enumerate(ranked):
             cand.ranks["passage"] = rank
         self._fuse(pool, weights)
-        scored = self._score(pool, until)
+        # A candidate only lists the fusion does not weigh found is not ranked at all.
+        scored = self._score([c for c in pool if c.fused > 0], until)
         hits_out = self._diversify(scored, limit, self.diversity) if diverse else scored[:limit]
         return Retrieval(hits_out, len(candidates), since, until, terms, expansion,
                          semantic_available=self.embedder is not None)

@@ -296,3 +296,28 @@ def test_until_sentence_vectors_are_built_the_static_model_stands_in(
     index_vectors(small, encoder, table="sentence_vectors")
     top = retriever.search(PROPOSAL).hits[0]
     assert top.complaint.id == WEEKEND and top.dense is not None and top.dense > 0.3
+
+
+def test_search_lists_nothing_for_a_proposal_no_weighed_list_matches(
+    small: Store, encoder: SentenceEncoder,
+) -> None:
+    from datetime import UTC, datetime
+
+    from bot.embedding import load_embedder
+    from bot.models import Complaint
+
+    embedder = load_embedder()
+    ComplaintStore(small).add_many([  # from the bundled sample: near it in the static model
+        Complaint(id="SC-0105", created_at=datetime(2026, 1, 10, tzinfo=UTC),
+                  text="You renewed our business account's Plus plan for another year without "
+                       "asking the account admin."),
+        Complaint(id="SC-0146", created_at=datetime(2026, 1, 10, tzinfo=UTC),
+                  text='I unsubscribed, you sent a "sorry to see you go" email, and then 7 '
+                       "more promotions.")])
+    index_vectors(small, embedder)  # type: ignore[arg-type]
+    index_vectors(small, encoder, table="sentence_vectors")
+    retriever = Retriever(small, embedder, window_days=36_500, encoder=encoder)
+    found = retriever.search("Rename the tabs of the internal finance spreadsheet")
+    assert found.considered  # the static model's neighbours were weighed
+    # the static model still weighs its neighbours for relevance, but they rank nothing
+    assert [(h.complaint.id, h.score) for h in found.hits if h.score == 0] == []
