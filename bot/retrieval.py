@@ -232,7 +232,9 @@ class Retriever:
         self, text: str, *, limit: int, since_days: int | None, diverse: bool,
         audience: str | None, also: Sequence[str] = (),
     ) -> Retrieval:
-        until = self.clock()
+        # Stored times are whole seconds: a complaint logged earlier in this second is in.
+        now = self.clock()
+        until = now.replace(microsecond=0) + timedelta(seconds=1) if now.microsecond else now
         since = until - timedelta(days=since_days or self.window_days)
         terms = query_terms(text)
         expansion: list[str] = []

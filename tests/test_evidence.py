@@ -253,3 +253,17 @@ def test_a_side_theme_needs_a_passage_that_holds_most_of_the_proposal(store: Sto
     answered = service.challenge(proposal)  # logged since the service started
     assert [c.facts.theme for c in answered.challenges if c.facts] == ["card", "bank"]
     assert all(cid.startswith("BA-05") for cid in answered.challenges[1].complaint_ids)
+
+
+def test_a_complaint_logged_earlier_in_the_same_second_is_in_the_window(store: Store) -> None:
+    ComplaintStore(store).add_many(corpus())
+    later = NOW + timedelta(milliseconds=600)  # stored times are whole seconds
+    embedder = load_embedder()
+    index_vectors(store, embedder)  # type: ignore[arg-type]
+    service = ChairService(
+        store=store, retriever=Retriever(store, embedder, clock=lambda: later), llm=None,
+        prompts=PromptLibrary(DEFAULT_PROMPTS), window_days=90, clock=lambda: later)
+    before = service.challenge(PROPOSAL).window_total
+    service.log_complaint("Customer says the late fee hit the day after the due date",
+                          user_id="U1", channel_id="C1", theme="billing", private=False)
+    assert service.challenge(PROPOSAL).window_total == before + 1
