@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from itertools import combinations
 
 from bot.briefs import change_pct
 from bot.models import ScoredComplaint, TopicFacts
+from bot.retrieval import DENSE_MIN
 from bot.store.complaints import ComplaintStore
 from bot.text import stem, stems
 
@@ -17,6 +18,8 @@ SPLIT_VALUES = 5
 # A word found in more than this share of all complaints ("charge", "fee", "account") names no
 # topic, and neither does a pair of two such words; see topic_match.
 COMMON_SHARE = 0.1
+# The sentence encoder's cosine of the proposal to each of some complaints (rowids), or None.
+Meaning = Callable[[Sequence[int]], dict[int, float] | None]
 
 
 def topic_terms(
@@ -86,7 +89,11 @@ def topic_facts(
     until: datetime,
     audience: str | None = None,
     related: Sequence[str] = (),
+    meaning: Meaning | None = None,
 ) -> TopicFacts:
+    """`meaning` gives the sentence encoder's cosine to the proposal of each complaint (None
+    when one lacks a vector): where it can, the count keeps only the complaints the relevance
+    rule could cite, those within DENSE_MIN of the proposal."""
     theme, sub_theme = topic_of(group)
     words = topic_terms(terms, group, related)
     match = topic_match(words, common_stems(store, words))
@@ -100,11 +107,22 @@ def topic_facts(
                                  sub_theme=sub_theme, audience=audience, group_by=group_by)
 
     theme_total = count(since, until, None)[""]
-    matching = count(since, until, match)[""]
-    previous = count(since - span, since, match)[""]
+    near = _near_in_meaning(store, meaning, match, theme, sub_theme, audience,
+                            since - span, until)
+    if near is None:
+        matching = count(since, until, match)[""]
+        previous = count(since - span, since, match)[""]
 
-    def split(column: str) -> dict[str, int]:
-        return dict(list(count(since, until, match, column).items())[:SPLIT_VALUES])
+        def split(column: str) -> dict[str, int]:
+            return dict(list(count(since, until, match, column).items())[:SPLIT_VALUES])
+    else:
+        start = since.replace(microsecond=0)  # stored times are whole seconds
+        current = [values for at, values in near if at >= start]
+        matching, previous = len(current), len(near) - len(current)
+
+        def split(column: str) -> dict[str, int]:
+            counts = Counter(v[column] for v in current if v[column])
+            return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:SPLIT_VALUES])
 
     return TopicFacts(
         theme=theme,
@@ -120,3 +138,19 @@ def topic_facts(
         severities=split("severity"),
         channels=split("channel"),
     )
+
+
+def _near_in_meaning(
+    store: ComplaintStore, meaning: Meaning | None, match: str | None, theme: str,
+    sub_theme: str, audience: str | None, since: datetime, until: datetime,
+) -> list[tuple[datetime, dict[str, str]]] | None:
+    """The topic's complaints of [since, until) that are near the proposal in meaning, or None
+    when that cannot be said of every one of them (then the words alone decide)."""
+    if meaning is None or match is None:
+        return None
+    rows = store.rows_where(since=since, until=until, match=match, theme=theme,
+                            sub_theme=sub_theme, audience=audience)
+    sims = meaning([rowid for rowid, _, _ in rows])
+    if sims is None:
+        return None
+    return [(at, values) for rowid, at, values in rows if sims[rowid] >= DENSE_MIN]

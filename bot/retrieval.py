@@ -387,6 +387,24 @@ class Retriever:
             except Exception as exc:  # a busy writer must not fail a search
                 log.debug("could not cache vectors: %s", exc)
 
+    def meaning(self, text: str, rowids: Sequence[int]) -> dict[int, float] | None:
+        """The sentence encoder's cosine of `text` to each of these complaints, or None when
+        there is no encoder or one of them has no sentence vector yet: a count must not mix
+        complaints judged by meaning with complaints judged by words alone."""
+        if self.encoder is None:
+            return None
+        from bot.embedding import from_blob
+
+        wanted = list(dict.fromkeys(rowids))
+        blobs = self.complaints.vectors_for(wanted, table="sentence_vectors")
+        if len(blobs) < len(wanted):
+            return None
+        if not wanted:
+            return {}
+        matrix = np.vstack([from_blob(blobs[rid], self.encoder.dim) for rid in wanted])
+        sims = matrix @ self.encoder.encode([text])[0]
+        return {rid: float(sim) for rid, sim in zip(wanted, sims, strict=True)}
+
     def _dense_matrix(
         self, since: datetime, audience: str | None
     ) -> tuple[np.ndarray, np.ndarray] | None:

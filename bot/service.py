@@ -8,7 +8,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -192,7 +192,8 @@ class ChairService:
         facts = {
             g[0].complaint.theme: topic_facts(
                 self.complaints, found.terms, g, since=found.since, until=found.until,
-                audience=audience, related=found.expansion)
+                audience=audience, related=found.expansion,
+                meaning=partial(self.retriever.meaning, query))
             for g in groups
         }
         fallback: str | None = None

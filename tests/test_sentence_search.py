@@ -6,6 +6,7 @@ import json
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ from typer.testing import CliRunner
 
 from bot.cli import app
 from bot.importer import run_import
+from bot.models import Complaint
 from bot.retrieval import Retriever, VectorBuilder, index_vectors
 from bot.sentence_encoder import SentenceEncoder, load_encoder
 from bot.store.complaints import ComplaintStore
@@ -321,3 +323,63 @@ def test_search_lists_nothing_for_a_proposal_no_weighed_list_matches(
     assert found.considered  # the static model's neighbours were weighed
     # the static model still weighs its neighbours for relevance, but they rank nothing
     assert [(h.complaint.id, h.score) for h in found.hits if h.score == 0] == []
+
+
+def test_a_topic_count_keeps_only_complaints_near_the_proposal_in_meaning(
+    store: Store, encoder: SentenceEncoder,
+) -> None:
+    from bot.config import DEFAULT_PROMPTS
+    from bot.embedding import load_embedder
+    from bot.prompts import PromptLibrary
+    from bot.service import ChairService
+    from bot.text import stems
+    from tests.conftest import NOW
+    from tests.test_evidence import PROPOSAL, bears_rule, corpus
+
+    off = [Complaint(id=f"OFF-{i}", created_at=NOW - timedelta(days=2 + i), theme="billing",
+                     text=f"Due to the storm the delivery date moved, and the payment for the "
+                          f"{thing} went through anyway, but the {thing} is the wrong colour.")
+           for i, thing in enumerate(("sofa", "wardrobe", "armchair"))]
+    ComplaintStore(store).add_many([*corpus(), *off])
+    embedder = load_embedder()
+    index_vectors(store, embedder)  # type: ignore[arg-type]
+    index_vectors(store, encoder, table="sentence_vectors")
+    service = ChairService(
+        store=store, llm=None, prompts=PromptLibrary(DEFAULT_PROMPTS), window_days=90,
+        retriever=Retriever(store, embedder, clock=lambda: NOW, encoder=encoder),
+        clock=lambda: NOW)
+    facts = service.challenge(PROPOSAL).challenges[0].facts
+    assert facts is not None and facts.theme == "billing"
+
+    # independently: the words rule over the window's billing complaints, then the cosine
+    bears = bears_rule(store, {s for t in facts.terms for s in stems(t)})
+    rows = store.conn.execute(
+        "SELECT text FROM complaints WHERE theme = 'billing' AND created_at >= ?",
+        [(NOW - timedelta(days=90)).strftime("%Y-%m-%dT%H:%M:%SZ")]).fetchall()
+    by_words = [text for (text,) in rows if bears(text)]
+    query = encoder.encode([PROPOSAL])[0]
+    by_meaning = [t for t in by_words if float(encoder.encode([t])[0] @ query) >= 0.30]
+    assert len(by_meaning) < len(by_words)  # the storm-delayed sofas share the words only
+    assert facts.matching == len(by_meaning) == 40
+    # the period before and the splits are counted by the same rule
+    assert facts.previous == 10 and facts.change_pct == 300.0
+    assert facts.segments == {"business": 13, "consumer": 14, "premium": 13}
+    assert facts.severities == {"low": 30, "high": 10}
+
+
+def test_meaning_is_said_of_all_the_complaints_asked_about_or_of_none(
+    small: Store, encoder: SentenceEncoder,
+) -> None:
+    retriever = Retriever(small, None, window_days=36_500, encoder=encoder)
+    index_vectors(small, encoder, table="sentence_vectors")
+    rowids = [r for (r,) in small.conn.execute("SELECT rowid FROM complaints ORDER BY rowid")]
+    sims = retriever.meaning(PROPOSAL, rowids)
+    assert sims is not None and set(sims) == set(rowids)
+    weekend = small.conn.execute("SELECT rowid FROM complaints WHERE id = ?",
+                                 [WEEKEND]).fetchone()[0]
+    assert sims[weekend] == max(sims.values())
+    ComplaintStore(small).add_many([Complaint(
+        id="NEW", created_at=datetime(2026, 1, 11, tzinfo=UTC), text="Logged a moment ago.")])
+    new = small.conn.execute("SELECT rowid FROM complaints WHERE id = 'NEW'").fetchone()[0]
+    assert retriever.meaning(PROPOSAL, [*rowids, new]) is None  # no vector yet: words decide
+    assert Retriever(small, None, window_days=36_500).meaning(PROPOSAL, rowids) is None

@@ -53,6 +53,9 @@ def row_to_complaint(row: sqlite3.Row | dict | tuple) -> Complaint:
 FTS_WEIGHTS = (1.0, 1.0, 1.0)
 
 
+SPLITS = ("segment", "severity", "channel")  # the columns a topic's facts are split by
+
+
 def visible_clause(audience: str | None, prefix: str = "") -> tuple[str, list[object]]:
     """SQL (starting with AND) keeping the complaints `audience` may see; None sees all."""
     if audience is None:
@@ -528,13 +531,14 @@ class ComplaintStore:
     def vectors_for(
         self, rowids: Sequence[int], *, table: VectorTable = "complaint_vectors"
     ) -> dict[int, bytes]:
-        if not rowids:
-            return {}
-        marks = ",".join("?" * len(rowids))
-        cur = self.store.conn.execute(
-            f"SELECT rowid, vector FROM {_table(table)} WHERE rowid IN ({marks})", list(rowids)
-        )
-        return {int(r): bytes(b) for r, b in cur}
+        found: dict[int, bytes] = {}
+        for start in range(0, len(rowids), 10_000):  # under SQLite's bound-parameter limit
+            chunk = list(rowids[start:start + 10_000])
+            cur = self.store.conn.execute(
+                f"SELECT rowid, vector FROM {_table(table)} "
+                f"WHERE rowid IN ({','.join('?' * len(chunk))})", chunk)
+            found.update((int(r), bytes(b)) for r, b in cur)
+        return found
 
     def by_rowids(
         self, rowids: Sequence[int], *, audience: str | None = None
@@ -549,13 +553,12 @@ class ComplaintStore:
         )
         return {int(row[0]): row_to_complaint(row[1:]) for row in cur}
 
-    def count_where(
-        self, *, since: datetime, until: datetime, match: str | None = None,
-        theme: str | None = None, sub_theme: str | None = None, audience: str | None = None,
-        group_by: str | None = None,
-    ) -> dict[str, int]:
-        """Complaints in [since, until) by theme, sub-theme and an FTS5 MATCH on the text:
-        {"": n}, or n per value of `group_by` (segment, severity or channel)."""
+    def _window_where(
+        self, since: datetime, until: datetime, match: str | None, theme: str | None,
+        sub_theme: str | None, audience: str | None,
+    ) -> tuple[str, str, list[object]]:
+        """(FROM, WHERE, params) for complaints in [since, until) by theme, sub-theme and an
+        FTS5 MATCH on the text."""
         where = "c.created_at >= ? AND c.created_at < ?"
         params: list[object] = [to_iso(since), to_iso(until)]
         source = "complaints c"
@@ -570,18 +573,40 @@ class ComplaintStore:
             where += " AND c.sub_theme = ?"
             params.append(sub_theme)
         vis, vis_params = visible_clause(audience, "c.")
-        where += vis
-        params.extend(vis_params)
+        return source, where + vis, params + vis_params
+
+    def count_where(
+        self, *, since: datetime, until: datetime, match: str | None = None,
+        theme: str | None = None, sub_theme: str | None = None, audience: str | None = None,
+        group_by: str | None = None,
+    ) -> dict[str, int]:
+        """Complaints in [since, until) by theme, sub-theme and an FTS5 MATCH on the text:
+        {"": n}, or n per value of `group_by` (segment, severity or channel)."""
+        source, where, params = self._window_where(since, until, match, theme, sub_theme,
+                                                   audience)
         if group_by is None:
             row = self.store.conn.execute(f"SELECT count(*) FROM {source} WHERE {where}", params)
             return {"": int(row.fetchone()[0])}
-        if group_by not in ("segment", "severity", "channel"):
+        if group_by not in SPLITS:
             raise ValueError(f"cannot group by {group_by!r}")
         cur = self.store.conn.execute(
             f"SELECT c.{group_by}, count(*) FROM {source} WHERE {where} "
             f"GROUP BY c.{group_by} ORDER BY count(*) DESC, c.{group_by}", params
         )
         return {str(value): int(n) for value, n in cur if value}
+
+    def rows_where(
+        self, *, since: datetime, until: datetime, match: str | None = None,
+        theme: str | None = None, sub_theme: str | None = None, audience: str | None = None,
+    ) -> list[tuple[int, datetime, dict[str, str]]]:
+        """The complaints count_where counts: (rowid, created_at, {segment, severity, channel})."""
+        source, where, params = self._window_where(since, until, match, theme, sub_theme,
+                                                   audience)
+        cur = self.store.conn.execute(
+            f"SELECT c.rowid, c.created_at, {', '.join('c.' + col for col in SPLITS)} "
+            f"FROM {source} WHERE {where}", params)
+        return [(int(row[0]), from_iso(row[1]), dict(zip(SPLITS, row[2:], strict=True)))
+                for row in cur]
 
     def doc_freqs(self, stems: Sequence[str]) -> tuple[int, dict[str, int]]:
         """(rows in the index, stem -> rows holding it) from FTS5's own vocabulary."""
