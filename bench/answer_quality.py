@@ -10,6 +10,7 @@ import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -42,22 +43,26 @@ DEFINITION = (
 )
 
 
-def topic_ids(store: Any, facts: Any, since: Any, until: Any) -> set[str]:
-    """The ids the first challenge's "bear on this" count counted, by the same rule."""
+def topic_ids(store: Any, facts: Any, since: Any, until: Any, meaning: Any) -> set[str]:
+    """The ids the first challenge's "bear on this" count counted, by the same rule: the
+    words, then the sentence encoder's cosine where every one has a vector."""
     from bot.evidence import common_stems, topic_match
+    from bot.retrieval import DENSE_MIN
     from bot.store.complaints import ComplaintStore, to_iso
 
     match = topic_match(facts.terms, common_stems(ComplaintStore(store), facts.terms))
     if match is None:
         return set()
-    sql = ("SELECT c.id FROM complaints c JOIN complaints_fts f ON f.rowid = c.rowid "
+    sql = ("SELECT c.rowid, c.id FROM complaints c JOIN complaints_fts f ON f.rowid = c.rowid "
            "WHERE complaints_fts MATCH ? AND c.theme = ? AND c.created_at >= ? "
            "AND c.created_at < ?")
     params = [match, facts.theme, to_iso(since), to_iso(until)]
     if facts.sub_theme:
         sql += " AND c.sub_theme = ?"
         params.append(facts.sub_theme)
-    return {row[0] for row in store.conn.execute(sql, params)}
+    rows = store.conn.execute(sql, params).fetchall()
+    sims = meaning([rowid for rowid, _ in rows])
+    return {cid for rowid, cid in rows if sims is None or sims[rowid] >= DENSE_MIN}
 
 
 def score(resp: Any, relevant: set[str], texts: dict[str, str]) -> dict[str, Any]:
@@ -174,8 +179,9 @@ def run(only: str | None, verbose: bool) -> None:
                             facts = resp.challenges[0].facts if resp.challenges else None
                             if facts is not None:
                                 now = datetime.now(UTC)
-                                ids = topic_ids(store, facts,
-                                                now - timedelta(days=WINDOW_DAYS), now)
+                                ids = topic_ids(
+                                    store, facts, now - timedelta(days=WINDOW_DAYS), now,
+                                    partial(service.retriever.meaning, lab.proposal))
                                 rows[-1]["facts"] = {
                                     "counted": facts.matching, "labelled": len(lab.relevant),
                                     "judged": len(ids & lab.judged),
