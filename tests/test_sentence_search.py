@@ -14,12 +14,17 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli import app
+from bot.config import DEFAULT_PROMPTS
+from bot.embedding import load_embedder
 from bot.importer import run_import
 from bot.models import Complaint
+from bot.prompts import PromptLibrary
 from bot.retrieval import Retriever, VectorBuilder, index_vectors
 from bot.sentence_encoder import SentenceEncoder, load_encoder
+from bot.service import ChairService
 from bot.store.complaints import ComplaintStore
 from bot.store.db import Store
+from tests.conftest import NOW
 from tests.test_cli import run_cli
 
 WEEKEND = "W1"
@@ -115,7 +120,6 @@ def test_only_the_two_vector_tables_can_be_named(small: Store) -> None:
 def test_the_background_builder_fills_both_tables(
     small: Store, encoder: SentenceEncoder,
 ) -> None:
-    from bot.embedding import load_embedder
 
     builder = VectorBuilder(small, load_embedder(), encoder=encoder, batch=4).start()
     assert builder.wait(120)
@@ -250,17 +254,21 @@ def test_switched_off_the_encoder_builds_nothing(tmp_path: Path) -> None:
     assert _vector_counts(db) == (len(ROWS), 0)
 
 
+def service_with_vectors(store: Store, encoder: SentenceEncoder) -> ChairService:
+    """The offline service over `store` with both vector tables built, at the suite's NOW."""
+    embedder = load_embedder()
+    index_vectors(store, embedder)  # type: ignore[arg-type]
+    index_vectors(store, encoder, table="sentence_vectors")
+    return ChairService(
+        store=store, llm=None, prompts=PromptLibrary(DEFAULT_PROMPTS), window_days=90,
+        retriever=Retriever(store, embedder, clock=lambda: NOW, encoder=encoder),
+        clock=lambda: NOW)
+
+
 def test_a_proposal_that_only_shares_words_gets_no_signal_where_the_encoder_reads_meaning(
     store: Store, encoder: SentenceEncoder,
 ) -> None:
-    from datetime import timedelta
 
-    from bot.config import DEFAULT_PROMPTS
-    from bot.embedding import load_embedder
-    from bot.models import Complaint
-    from bot.prompts import PromptLibrary
-    from bot.service import ChairService
-    from tests.conftest import NOW
 
     texts = ["I took the morning off work. Nothing came, no text, no email.",
              "Delivery was promised for Tuesday morning and the parcel came on Friday.",
@@ -270,13 +278,7 @@ def test_a_proposal_that_only_shares_words_gets_no_signal_where_the_encoder_read
     ComplaintStore(store).add_many([
         Complaint(id=f"D-{i}", created_at=NOW - timedelta(days=1 + i), text=text,
                   theme="delivery") for i, text in enumerate(texts)])
-    embedder = load_embedder()
-    index_vectors(store, embedder)  # type: ignore[arg-type]
-    index_vectors(store, encoder, table="sentence_vectors")
-    service = ChairService(
-        store=store, llm=None, prompts=PromptLibrary(DEFAULT_PROMPTS), window_days=90,
-        retriever=Retriever(store, embedder, clock=lambda: NOW, encoder=encoder),
-        clock=lambda: NOW)
+    service = service_with_vectors(store, encoder)
     internal = service.challenge("Move the weekly stand-up to Tuesday mornings")
     assert internal.citations == [] and internal.no_signal
     delivery = service.challenge("Stop delivering on Tuesday mornings")
@@ -286,7 +288,6 @@ def test_a_proposal_that_only_shares_words_gets_no_signal_where_the_encoder_read
 def test_until_sentence_vectors_are_built_the_static_model_stands_in(
     small: Store, encoder: SentenceEncoder,
 ) -> None:
-    from bot.embedding import load_embedder
 
     embedder = load_embedder()
     assert embedder is not None
@@ -303,10 +304,7 @@ def test_until_sentence_vectors_are_built_the_static_model_stands_in(
 def test_search_lists_nothing_for_a_proposal_no_weighed_list_matches(
     small: Store, encoder: SentenceEncoder,
 ) -> None:
-    from datetime import UTC, datetime
 
-    from bot.embedding import load_embedder
-    from bot.models import Complaint
 
     embedder = load_embedder()
     ComplaintStore(small).add_many([  # from the bundled sample: near it in the static model
@@ -328,12 +326,7 @@ def test_search_lists_nothing_for_a_proposal_no_weighed_list_matches(
 def test_a_topic_count_keeps_only_complaints_near_the_proposal_in_meaning(
     store: Store, encoder: SentenceEncoder,
 ) -> None:
-    from bot.config import DEFAULT_PROMPTS
-    from bot.embedding import load_embedder
-    from bot.prompts import PromptLibrary
-    from bot.service import ChairService
     from bot.text import stems
-    from tests.conftest import NOW
     from tests.test_evidence import PROPOSAL, bears_rule, corpus
 
     off = [Complaint(id=f"OFF-{i}", created_at=NOW - timedelta(days=2 + i), theme="billing",
@@ -341,13 +334,7 @@ def test_a_topic_count_keeps_only_complaints_near_the_proposal_in_meaning(
                           f"{thing} went through anyway, but the {thing} is the wrong colour.")
            for i, thing in enumerate(("sofa", "wardrobe", "armchair"))]
     ComplaintStore(store).add_many([*corpus(), *off])
-    embedder = load_embedder()
-    index_vectors(store, embedder)  # type: ignore[arg-type]
-    index_vectors(store, encoder, table="sentence_vectors")
-    service = ChairService(
-        store=store, llm=None, prompts=PromptLibrary(DEFAULT_PROMPTS), window_days=90,
-        retriever=Retriever(store, embedder, clock=lambda: NOW, encoder=encoder),
-        clock=lambda: NOW)
+    service = service_with_vectors(store, encoder)
     facts = service.challenge(PROPOSAL).challenges[0].facts
     assert facts is not None and facts.theme == "billing"
 
