@@ -20,6 +20,9 @@ SPLIT_VALUES = 5
 COMMON_SHARE = 0.1
 # The sentence encoder's cosine of the proposal to each of some complaints (rowids), or None.
 Meaning = Callable[[Sequence[int]], dict[int, float] | None]
+# Most complaints whose vectors one count reads (a few words typed in Slack must not load a
+# million vectors); a broader topic is counted by its words alone.
+MEANING_CAP = 20_000
 
 
 def topic_terms(
@@ -147,6 +150,9 @@ def _near_in_meaning(
     """The topic's complaints of [since, until) that are near the proposal in meaning, or None
     when that cannot be said of every one of them (then the words alone decide)."""
     if meaning is None or match is None:
+        return None
+    if store.count_where(since=since, until=until, match=match, theme=theme,
+                         sub_theme=sub_theme, audience=audience)[""] > MEANING_CAP:
         return None
     rows = store.rows_where(since=since, until=until, match=match, theme=theme,
                             sub_theme=sub_theme, audience=audience)

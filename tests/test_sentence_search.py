@@ -370,3 +370,19 @@ def test_meaning_is_said_of_all_the_complaints_asked_about_or_of_none(
     new = small.conn.execute("SELECT rowid FROM complaints WHERE id = 'NEW'").fetchone()[0]
     assert retriever.meaning(PROPOSAL, [*rowids, new]) is None  # no vector yet: words decide
     assert Retriever(small, None, window_days=36_500).meaning(PROPOSAL, rowids) is None
+
+
+def test_a_topic_too_broad_to_read_every_vector_of_is_counted_by_its_words(
+    store: Store, encoder: SentenceEncoder, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from bot import evidence
+    from tests.test_evidence import PROPOSAL, corpus
+
+    monkeypatch.setattr(evidence, "MEANING_CAP", 20)
+    ComplaintStore(store).add_many([*corpus(), *(
+        Complaint(id=f"OFF-{i}", created_at=NOW - timedelta(days=2 + i), theme="billing",
+                  text="Due to the storm the delivery date moved, and the payment for the sofa "
+                       "went through anyway, but the sofa is the wrong colour.")
+        for i in range(3))])
+    facts = service_with_vectors(store, encoder).challenge(PROPOSAL).challenges[0].facts
+    assert facts is not None and facts.matching == 43  # 40 late fees and the 3 sofas
